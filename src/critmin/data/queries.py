@@ -1,0 +1,95 @@
+"""Read-side queries on the warehouse used by the CLI and later views."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from critmin.catalog import commodity as _commodity
+from critmin.catalog import country as _country
+from critmin.errors import WarehouseError
+from critmin.risk.concentration import hhi
+
+
+def production(con: duckdb.DuckDBPyConnection, commodity: str, *, year: int | None = None,
+               source: str | None = None, measure: str | None = None
+               ) -> tuple[pd.DataFrame, dict]:
+    """Producers of `commodity` in `year` (default: latest year) with quantity and share.
+
+    Returns (table, summary) where summary has commodity, year, source, measure, unit, world
+    total (sum of the countries listed, in `unit`) and the HHI (0..1) over all producers.
+    """
+    c = _commodity(commodity)
+    where, params = ["commodity = ?"], [c.key]
+    avail = con.execute("SELECT source, measure, max(year) FROM production WHERE commodity = ? "
+                        "GROUP BY source, measure ORDER BY (source = 'wmd') DESC, source, measure",
+                        [c.key]).fetchall()
+    if source:
+        avail = [a for a in avail if a[0] == source]
+    if measure:
+        avail = [a for a in avail if a[1] == measure]
+    if not avail:
+        raise WarehouseError(f"no production of {c.name} in the warehouse"
+                             + (f" from source {source!r}" if source else ""))
+    src, meas, latest = avail[0]
+    year = year or latest
+    where += ["source = ?", "measure = ?", "year = ?"]
+    params += [src, meas, year]
+    df = con.execute(
+        "SELECT p.country, k.name AS country_name, p.quantity, p.unit, p.estimated "
+        f"FROM production p LEFT JOIN countries k ON k.iso3 = p.country "
+        f"WHERE {' AND '.join(where)} ORDER BY p.quantity DESC, p.country", params).df()
+    if df.empty:
+        raise WarehouseError(f"no production of {c.name} for {year} from {src!r} ({meas})")
+    units = df["unit"].unique()
+    if len(units) != 1:
+        raise WarehouseError(f"{c.name} {year} from {src!r} mixes units {list(units)}")
+    total = float(df["quantity"].sum())
+    df["share"] = df["quantity"] / total if total > 0 else float("nan")
+    summary = {"commodity": c.key, "year": int(year), "source": src, "measure": meas,
+               "unit": units[0], "world_total": total,
+               "hhi": hhi(df["quantity"]) if total > 0 else float("nan")}
+    return df, summary
+
+
+def _year_range(years: str | None) -> tuple[int, int] | None:
+    if not years:
+        return None
+    parts = years.split("-")
+    try:
+        lo, hi = (int(parts[0]), int(parts[-1]))
+    except ValueError:
+        raise ValueError(f"years must look like 2018-2024 or 2022, not {years!r}") from None
+    return (lo, hi) if lo <= hi else (hi, lo)
+
+
+def trade(con: duckdb.DuckDBPyConnection, commodity: str, *, exporter: str,
+          importer: str | None = None, years: str | None = None,
+          hs6: list[str] | None = None) -> pd.DataFrame:
+    """Exports of `commodity` (all HS6 codes of its chain, or `hs6`) from `exporter` by partner
+    and year: value_usd, quantity_t, unit_value_usd_per_t (value / known tonnes) and the
+    partner's share of the exporter's value that year (0..1)."""
+    c = _commodity(commodity)
+    codes = list(hs6) if hs6 else list(c.hs6)
+    exp = _country(exporter).iso3
+    where = ["t.exporter = ?", "t.hs6 IN (SELECT unnest(?))"]
+    params: list = [exp, codes]
+    rng = _year_range(years)
+    if rng:
+        where.append("t.year BETWEEN ? AND ?")
+        params += list(rng)
+    df = con.execute(f"""
+        WITH flows AS (
+            SELECT t.year, t.importer, sum(t.value_usd) AS value_usd,
+                   sum(t.quantity_t) AS quantity_t,
+                   sum(CASE WHEN t.quantity_t IS NOT NULL THEN t.value_usd END) AS valued_usd
+            FROM trade t WHERE {' AND '.join(where)} GROUP BY ALL)
+        SELECT f.year, f.importer, k.name AS importer_name, f.value_usd, f.quantity_t,
+               f.valued_usd / nullif(f.quantity_t, 0) AS unit_value_usd_per_t,
+               f.value_usd / sum(f.value_usd) OVER (PARTITION BY f.year) AS share
+        FROM flows f LEFT JOIN countries k ON k.iso3 = f.importer
+        ORDER BY f.year, f.value_usd DESC""", params).df()
+    if importer:
+        imp = _country(importer).iso3
+        df = df[df["importer"] == imp].reset_index(drop=True)
+    return df

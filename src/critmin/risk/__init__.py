@@ -1,0 +1,1 @@
+"""Supply-risk indicators (pure functions)."""

