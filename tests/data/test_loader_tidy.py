@@ -53,3 +53,11 @@ def test_missing_column_and_bad_number(tmp_path):
     with pytest.raises(DataFileError) as info:
         read_tidy_csv(f, "production")
     assert (info.value.line, info.value.field) == (2, "quantity")
+
+
+def test_public_source_ids_are_reserved(tmp_path):
+    f = tmp_path / "p.csv"
+    f.write_text("commodity,country,year,quantity,unit,source\nnickel,KAZ,2024,1,t,wmd\n")
+    with pytest.raises(DataFileError) as info:
+        read_tidy_csv(f, "production")
+    assert (info.value.line, info.value.field) == (2, "source")

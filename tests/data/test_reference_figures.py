@@ -92,3 +92,27 @@ def test_usgs_palladium_price_2024(con, shared_data):
     ours = con.execute("SELECT price, unit FROM prices WHERE series = "
                        "'plati:Price_Palladium_dto' AND period = DATE '2024-01-01'").fetchone()
     assert ours == (float(row["Price_Palladium_dto"]), "USD/troy oz")
+
+
+def test_usgs_reserves_keep_their_own_units(con, shared_data):
+    path = shared_data / "usgs_mcs2025" / "world" / "MCS2025_World_Data.csv"
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+
+    def raw(commodity, country, note_word=""):
+        return next(float(r["RESERVES_2024"].replace(",", "")) for r in rows
+                    if r["COMMODITY"].strip() == commodity and r["COUNTRY"].strip() == country
+                    and note_word in r["RESERVE_NOTES"])
+
+    def ours(commodity, country, measure):
+        return con.execute("SELECT quantity, unit FROM reserves WHERE commodity = ? AND "
+                           "country = ? AND measure = ?", [commodity, country, measure]
+                           ).fetchall()
+
+    # iron ore reserves are million tonnes (crude ore and iron content rows), molybdenum's
+    # thousand tonnes although the production unit is tonnes
+    assert ours("iron_ore", "AUS", "crude ore") == [(raw("Iron Ore", "Australia", "Crude"), "Mt")]
+    assert ours("iron_ore", "AUS", "iron content") == [
+        (raw("Iron Ore", "Australia", "Iron Content"), "Mt")]
+    assert ours("molybdenum", "CHN", "mine production, molybdenum content") == [
+        (raw("Molybdenum", "China"), "kt")]

@@ -22,7 +22,7 @@ MASS_TO_T: dict[str, float] = {
 }
 
 # Units that measure something other than mass; kept as they are.
-NON_MASS = {"ct", "Mio m3"}
+NON_MASS = {"ct", "kct", "Mct", "Mio m3"}
 
 # factor to USD per metric tonne
 PRICE_TO_USD_PER_T: dict[str, float] = {
@@ -38,6 +38,7 @@ ALIASES: dict[str, str] = {
     "metr. t": "t", "metric tons": "t", "metric ton": "t", "tonnes": "t", "tonne": "t",
     "thousand metric tons": "kt", "million metric tons": "Mt", "kilograms": "kg",
     "kilogram": "kg", "troy ounces": "troy oz", "million carats": "Mct",
+    "thousand carats": "kct", "million cubic meters": "Mio m3",
     "($/mt)": "USD/t", "$/mt": "USD/t", "($/troy oz)": "USD/troy oz", "$/troy oz": "USD/troy oz",
     "($/kg)": "USD/kg", "($/dmtu)": "USD/dmtu",
 }

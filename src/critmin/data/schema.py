@@ -92,7 +92,7 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         C("series", "VARCHAR", "the source's series code (e.g. NICKEL, PNICK)"),
         SOURCE,
     ), replace_on=("source", "series")),
-    Table("provenance", "One row per dataset load.", (
+    Table("provenance", "One row per (table, input file) of every load.", (
         C("dataset", "VARCHAR", "warehouse table loaded"),
         SOURCE,
         C("file_path", "VARCHAR", "file as given to the loader (path relative to the data root "
@@ -100,7 +100,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         C("file_sha256", "VARCHAR", "SHA-256 of the file"),
         C("loader", "VARCHAR", "loader id (critmin.data.loaders.<name>) and critmin version"),
         C("loaded_at", "TIMESTAMP", "UTC time of the load"),
-        C("rows", "BIGINT", "rows written to `dataset`"),
+        C("rows", "BIGINT", "rows the load wrote to `dataset` (a load of several files writes "
+          "one provenance row per file, each with the load's total)"),
     )),
 )}
 

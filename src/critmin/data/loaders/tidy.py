@@ -2,10 +2,11 @@
 
 production.csv: commodity, country, year, quantity, unit [, estimated, measure, source]
 trade.csv:      year, exporter, importer, hs6, value_usd [, quantity_t, source]
-prices.csv:     commodity, period (YYYY-MM, YYYY-MM-DD or YYYY), price, unit [, series, source]
+prices.csv:     commodity, period (YYYY-MM, YYYY-MM-01 or YYYY), price, unit [, series, source]
 
 Names may be any catalog name or alias; they are stored as catalog keys. Empty optional cells
-are unknown, never zero. `source` defaults to 'user'.
+are unknown, never zero. `source` defaults to 'user' and may not be the id of a shipped
+source (loading would replace the public rows).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 from critmin.data.loaders._common import (
     existing, read_header, require_columns, resolve_commodity, resolve_country,
 )
+from critmin.data.sources import SOURCES
 from critmin.data.warehouse import Staged, sha256_file
 from critmin.errors import DataFileError
 
@@ -124,6 +126,12 @@ def read_tidy_csv(path: str | Path, table: str) -> Staged:
         out["series"] = df["series"].str.strip().where(df["series"].str.strip() != "",
                                                        out["commodity"])
     out["source"] = df["source"].str.strip().replace("", "user")
+    reserved = out["source"].isin([s for s in SOURCES if s != "user"])
+    if reserved.any():
+        i = int(reserved.to_numpy().nonzero()[0][0])
+        raise DataFileError(str(p), i + 2, "source",
+                            f"{out['source'].iloc[i]!r} is a public dataset id; name your own "
+                            "source (e.g. 'user' or 'ministry_2025')")
     empty_unit = "unit" in out and (out["unit"] == "").any()
     if empty_unit:
         i = int((out["unit"] == "").to_numpy().nonzero()[0][0])

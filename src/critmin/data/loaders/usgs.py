@@ -58,6 +58,12 @@ BY_TYPE = {"palladium content": "palladium", "platinum content": "platinum",
 UNITS = {"metric tons": "t", "thousand metric tons": "kt", "thousand metric dry tons": "kt",
          "kilograms": "kg", "million carats": "Mct", "thousand carats": "kct",
          "million cubic meters": "Mio m3", "million metric tons": "Mt"}
+# RESERVE_NOTES that change what a reserve figure counts, and the short qualifiers kept as
+# `note` when no figure is given (longer notes are prose and are not copied).
+RESERVE_UNITS = {"million metric tons": "Mt"}
+RESERVE_MEASURES = {"crude ore": "crude ore", "iron content": "iron content",
+                    "zro2 content": "ZrO2 content", "gross weight": "gross weight"}
+QUALIFIERS = {"na", "large", "small", "moderate", "moderate to large", "very small", "xx"}
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
@@ -113,6 +119,10 @@ def read_usgs_world_csv(path: str | Path, *, source: str = "usgs_mcs2025") -> St
     df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     prod, res = [], []
     units_seen: dict[tuple[str, str], str] = {}
+    # USGS flags "(Reserve data is thousand metric tons)" on a few rows of a commodity
+    # (molybdenum, vanadium) but the unit holds for all its reserve figures
+    kt_reserves = set(df.loc[df["RESERVE_NOTES"].str.lower().str.contains(
+        "reserve data is thousand metric tons"), "COMMODITY"].str.strip())
     for i, row in enumerate(df.to_dict("records")):
         line = i + 2
         name = row["COMMODITY"].strip()
@@ -142,8 +152,15 @@ def read_usgs_world_csv(path: str | Path, *, source: str = "usgs_mcs2025") -> St
                 est = year == 2024 or "estimated" in measure or "estimated 2023" in notes
                 prod.append((key, iso3, year, value, unit, est, measure, source))
         value, note = _value(row["RESERVES_2024"], p, line, "RESERVES_2024")
+        notes = re.sub(r"\s+", " ", row["RESERVE_NOTES"].replace("\xa0", " ")).strip()
+        if note is None and value is None and notes.lower().split(" (")[0] in QUALIFIERS:
+            note = notes.split(" (")[0]
         if value is not None or note is not None:
-            res.append((key, iso3, 2024, value, unit, measure, note, source))
+            r_unit = "kt" if name in kt_reserves else next(
+                (u for k, u in RESERVE_UNITS.items() if k in notes.lower()), unit)
+            r_measure = next((m for k, m in RESERVE_MEASURES.items() if k in notes.lower()),
+                             measure)
+            res.append((key, iso3, 2024, value, r_unit, r_measure, note, source))
     production = pd.DataFrame(prod, columns=["commodity", "country", "year", "quantity", "unit",
                                              "estimated", "measure", "source"])
     reserves = pd.DataFrame(res, columns=["commodity", "country", "year", "quantity", "unit",
