@@ -13,9 +13,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from critmin.errors import CritminError
 from critmin.output import Format, render
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
                   help="critmin: critical-mineral supply chains from public data.")
-data_app = typer.Typer(no_args_is_help=True, help="Build, load and inspect the warehouse.")
+data_app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
+                       help="Build, load and inspect the warehouse.")
 app.add_typer(data_app, name="data")
 err = Console(stderr=True)
 

@@ -131,3 +131,15 @@ def test_staged_in_the_warehouse_connection(data_dir):
     assert isinstance(staged.tables["trade"], str)  # a temporary view, not a copy
     assert warehouse.write(con, staged) == {"trade": 6}
     assert con.execute("SELECT count(*) FROM trade WHERE exporter = 'RUS'").fetchall() == [(3,)]
+
+
+def test_older_country_code_layout(data_dir, tmp_path):
+    # BACI releases before 2024 name the columns differently
+    f = tmp_path / "country_codes_V202301.csv"
+    f.write_text("country_code,country_name_abbreviation,country_name_full,iso_2digit_alpha,"
+                 "iso_3digit_alpha\n643,Russian Federation,Russian Federation,RU,RUS\n"
+                 "999,Atlantis,Atlantis,AT,ATL\n")
+    with pytest.raises(DataFileError) as info:
+        read_baci_csv([data_dir / "baci_small.csv", f])
+    assert (info.value.line, info.value.field) == (3, "country_code")
+    assert "Atlantis" in str(info.value)

@@ -116,3 +116,17 @@ def test_usgs_reserves_keep_their_own_units(con, shared_data):
         (raw("Iron Ore", "Australia", "Iron Content"), "Mt")]
     assert ours("molybdenum", "CHN", "mine production, molybdenum content") == [
         (raw("Molybdenum", "China"), "kt")]
+
+
+def test_imf_pcps_loads_from_the_raw_file(shared_data):
+    """IMF PCPS is never shipped (IMF terms) but must load from the official layout."""
+    from critmin.data.loaders.prices import read_imf_pcps_csv
+    path = shared_data / "imf_pcps" / "imf_pcps_monthly_2025-10.csv"
+    df = read_imf_pcps_csv(path).tables["prices"]
+    with open(path, newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["date"] == "2024-01-01")
+    ours = df[(df.series == "PPALLA")].set_index("period").price
+    import datetime as dt
+    assert ours[dt.date(2024, 1, 1)] == float(row["PPALLA"])
+    assert set(df.commodity) >= {"nickel", "cobalt", "palladium", "platinum", "lithium",
+                                 "rare_earths"}

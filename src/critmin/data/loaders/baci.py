@@ -22,8 +22,9 @@ from critmin.data.warehouse import Staged, sha256_file
 from critmin.errors import DataFileError
 
 TRADE_HEADER = ["t", "i", "j", "k", "v", "q"]
-COUNTRY_HEADER = ["country_code", "country_name"]
-PRODUCT_HEADER = ["code", "description"]
+# BACI's code files: country_code first (then country_name, or country_name_abbreviation and
+# country_name_full in releases before 2024), product code first then its description
+COUNTRY_KEY, PRODUCT_KEY = "country_code", "code"
 CSV_TYPES = {"t": "SMALLINT", "i": "INTEGER", "j": "INTEGER", "k": "INTEGER", "v": "DOUBLE",
              "q": "DOUBLE"}
 _counter = itertools.count()
@@ -52,14 +53,14 @@ def _classify(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path], list
         header = read_header(p)
         if header[:6] == TRADE_HEADER:
             trade.append(p)
-        elif header[:2] == COUNTRY_HEADER:
+        elif header[0] == COUNTRY_KEY:
             country_files.append(p)
-        elif header[:2] == PRODUCT_HEADER:
+        elif header[0] == PRODUCT_KEY:
             product_files.append(p)
         else:
             raise DataFileError(str(p), 1, None,
-                                f"not a BACI file: header {header} is none of "
-                                f"{TRADE_HEADER}, {COUNTRY_HEADER}+, {PRODUCT_HEADER}")
+                                f"not a BACI file: header {header} starts with none of "
+                                f"t,i,j,k,v,q / {COUNTRY_KEY} / {PRODUCT_KEY}")
     if not trade:
         raise DataFileError(", ".join(map(str, paths)), None, None,
                             "no BACI trade file (header t,i,j,k,v,q) among the inputs")
@@ -70,7 +71,9 @@ def _check_country_file(path: Path) -> None:
     """Every country code BACI defines must map to a catalog country."""
     known = countries.baci_to_iso3()
     df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    for n, (code, name) in enumerate(zip(df["country_code"], df["country_name"]), start=2):
+    name_col = next((c for c in ("country_name", "country_name_full",
+                                 "country_name_abbreviation") if c in df), df.columns[-1])
+    for n, (code, name) in enumerate(zip(df["country_code"], df[name_col]), start=2):
         if not code.strip().isdigit():
             raise DataFileError(str(path), n, "country_code", f"not a numeric code: {code!r}")
         if int(code) not in known:
