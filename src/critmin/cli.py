@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Optional
 
@@ -18,6 +19,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 data_app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
                        help="Build, load and inspect the warehouse.")
 app.add_typer(data_app, name="data")
+risk_app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
+                       help="Supply-risk indicators.")
+app.add_typer(risk_app, name="risk")
 err = Console(stderr=True)
 
 FormatOpt = typer.Option(Format.table, "--format", "-f", help="table, csv or json")
@@ -175,6 +179,68 @@ def trade_cmd(commodity: str,
                "(value USD, quantity t)")
     except (CritminError, ValueError) as exc:
         _fail(exc)
+
+
+class RiskMethod(str, enum.Enum):
+    compat = "compat"
+
+
+@risk_app.command("geopolrisk")
+def risk_geopolrisk(
+    commodity: Optional[str] = typer.Option(None, "--commodity", "-c",
+                                            help="comma-separated; default all 53 materials"),
+    importer: str = typer.Option(..., "--importer", "-i",
+                                 help="comma-separated ISO3, names or blocs (EU27, G7...)"),
+    years: str = typer.Option("2018-2024", "--years"),
+    method: RiskMethod = typer.Option(RiskMethod.compat, "--method",
+                                      help="compat: geopolrisk-py 2.0.1's numbers exactly"),
+    detail: bool = typer.Option(False, "--detail", help="add F, N and domestic production"),
+    fmt: Format = FormatOpt,
+):
+    """GeoPolRisk scores and characterisation factors per material, importer and year."""
+    from critmin.data import queries
+    from critmin.risk import geopolrisk as gpr
+    try:
+        con = _connect()
+        mats = _geopolrisk_materials(commodity)
+        groups = _importer_groups(importer)
+        lo, hi = queries._year_range(years)
+        yrs = list(range(lo, hi + 1))
+        inp = queries.geopolrisk_inputs(con, mats, yrs)
+        df = gpr.compat(inp["flows"], inp["production"], inp["governance"], groups, yrs, mats)
+        cols = gpr.COLUMNS if detail else ["commodity", "importer", "year", "hhi",
+                                            "import_risk", "price_usd_per_kg", "score", "cf"]
+        render(df[cols], fmt, title=f"GeoPolRisk ({method.value} mode)")
+    except (CritminError, KeyError, ValueError) as exc:
+        _fail(exc)
+
+
+def _geopolrisk_materials(text: Optional[str]) -> list[str]:
+    from critmin.catalog import all_commodities, commodity
+    if not text:
+        return [c.key for c in all_commodities() if c.geopolrisk_id]
+    out = []
+    for name in text.split(","):
+        c = commodity(name.strip())
+        if not c.geopolrisk_id:
+            raise CritminError(f"{c.name} has no HS code in the GeoPolRisk method's map")
+        out.append(c.key)
+    return out
+
+
+def _importer_groups(text: str) -> dict[str, tuple[str, ...]]:
+    """Each comma-separated item is a bloc id (EU27, G7...; 'EU' means EU27) or a country."""
+    from critmin.catalog import bloc_members, bloc_names, country
+    groups: dict[str, tuple[str, ...]] = {}
+    blocs = {b.lower(): b for b in bloc_names()} | {"eu": "EU27"}
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        if item.lower() in blocs:
+            bloc = blocs[item.lower()]
+            groups[bloc] = bloc_members(bloc)
+        else:
+            iso3 = country(item).iso3
+            groups[iso3] = (iso3,)
+    return groups
 
 
 @app.command("demo")

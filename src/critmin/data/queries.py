@@ -93,3 +93,25 @@ def trade(con: duckdb.DuckDBPyConnection, commodity: str, *, exporter: str,
         imp = _country(importer).iso3
         df = df[df["importer"] == imp].reset_index(drop=True)
     return df
+
+
+def geopolrisk_inputs(con: duckdb.DuckDBPyConnection, commodities: list[str],
+                      years: list[int]) -> dict[str, pd.DataFrame]:
+    """The three tables the GeoPolRisk peer reads, from the warehouse, for `commodities`
+    (catalog keys) and `years`: flows (BACI, the peer's HS codes, kUSD and t), production
+    (World Mining Data) and governance (the peer's normalised scores, NaN where it has 'nan')."""
+    flows = con.execute("""
+        SELECT h.commodity, t.year, t.exporter, t.importer,
+               sum(t.quantity_t) FILTER (WHERE t.quantity_t IS NOT NULL) AS quantity_t,
+               sum(t.value_usd / 1000) AS value_kusd
+        FROM trade t JOIN commodity_hs h ON h.hs6 = t.hs6 AND h.geopolrisk
+        WHERE t.source = 'baci' AND h.commodity IN (SELECT unnest(?))
+          AND t.year IN (SELECT unnest(?))
+        GROUP BY ALL""", [commodities, years]).df()
+    production = con.execute(
+        "SELECT commodity, country, year, quantity, unit FROM production WHERE source = 'wmd' "
+        "AND commodity IN (SELECT unnest(?))", [commodities]).df()
+    governance = con.execute(
+        "SELECT country, year, CAST(value AS DOUBLE) AS g FROM governance "
+        "WHERE indicator = 'PV.NORM.GPR' AND source = 'wgi'").df()
+    return {"flows": flows, "production": production, "governance": governance}

