@@ -29,22 +29,29 @@ COLUMNS = ["commodity", "importer", "year", "hhi", "domestic_production_t", "imp
            "import_risk_numerator_t", "import_risk", "price_usd_per_kg", "score", "cf"]
 
 
+def _exact_hhi(quantities: pd.Series) -> float:
+    # the peer truncates to Python ints (core.py L37), whose squares never overflow, and
+    # divides int by int: one correctly rounded division
+    q = [int(v) for v in quantities]
+    return sum(v * v for v in q) / (sum(q) * sum(q))
+
+
 def hhi_peer(production: pd.DataFrame) -> pd.Series:
-    """HHI per (commodity, year), as the peer computes it: NaN -> 0, truncated to int (t or kg).
+    """HHI per (commodity, year), as the peer computes it: NaN -> 0, each figure truncated to
+    an integer (t or kg), Σ P² / (Σ P)² in exact integer arithmetic.
 
     `production`: commodity, country, year, quantity. Returns a Series indexed by
     (commodity, year) on 0..1.
     """
-    p = production.assign(q=np.trunc(production["quantity"].fillna(0.0)).astype("int64"))
-    p = p.assign(q2=p["q"] * p["q"])
-    g = p.groupby(["commodity", "year"])[["q", "q2"]].sum()
-    return (g["q2"] / (g["q"].astype(float) ** 2)).rename("hhi")
+    p = production.assign(quantity=production["quantity"].fillna(0.0))
+    return p.groupby(["commodity", "year"])["quantity"].agg(_exact_hhi).rename("hhi")
 
 
 def domestic_production_peer(production: pd.DataFrame) -> pd.DataFrame:
-    """p_c per (commodity, country, year) in tonnes as the peer has it: truncated to int, and
-    divided by 1,000 only for 'kg' tables (other units, such as Mio m3, pass unchanged)."""
-    q = np.trunc(production["quantity"].fillna(0.0))
+    """p_c per (commodity, country, year) in tonnes as the peer has it: the figure as stored
+    (not truncated, unlike the HHI), divided by 1,000 only for 'kg' tables (other units, such
+    as natural gas's Mio m3, pass unchanged: the peer's conversion branch never runs)."""
+    q = production["quantity"].fillna(0.0)
     q = np.where(production["unit"] == "kg", q / 1000.0, q)
     return production[["commodity", "country", "year"]].assign(p=q)
 
