@@ -82,13 +82,13 @@ def compat(flows: pd.DataFrame, production: pd.DataFrame, governance: pd.DataFra
                        f"{' ...' if len(missing) > 5 else ''}: the peer supports 2018-2024 only")
     # imports of each importer group, flows from its own members carry g = 0
     f = flows[flows["commodity"].isin(commodities) & flows["year"].isin(years)]
-    f = f.merge(members, left_on="importer", right_on="member")
+    f = f.merge(members, left_on="importer", right_on="member").drop(columns="member")
     f = f.merge(governance.rename(columns={"country": "exporter"}), on=["exporter", "year"],
                 how="left", indicator="has_g")
+    f = f.merge(members.rename(columns={"member": "exporter"}), on=["label", "exporter"],
+                how="left", indicator="inside")
     g = np.where(f["has_g"] == "both", f["g"], PEER_DEFAULT_G)
-    inside = pd.Series(list(zip(f["label"], f["exporter"]))).isin(
-        set(zip(members["label"], members["member"]))).to_numpy()
-    g = np.where(inside, 0.0, g)
+    g = np.where(f["inside"] == "both", 0.0, g)
     q = f["quantity_t"].fillna(0.0).to_numpy()
     f = f.assign(q=q, gq=g * q, nan_g=np.isnan(g).astype(int))
     agg = f.groupby(["commodity", "label", "year"]).agg(
