@@ -132,3 +132,12 @@ def test_flows_changes_shows_russian_rerouting(warehouse_copy):
     data = json.loads(result.stdout)["data"]
     assert [d["year"] for d in data] == [2022, 2023, 2024]
     assert data[0]["growth"] is not None  # 2021 was read to compute 2022's growth
+
+
+def test_exposure_by_bloc(warehouse_copy):
+    result = run("exposure", "EU", "--by", "bloc", "-c", "palladium", "--year", "2023",
+                 "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = {r["bloc"]: r["value_share"] for r in json.loads(result.stdout)["data"]}
+    assert set(rows) >= {"EAEU", "RU_SANCTIONS_2022", "other"}
+    assert 0 < rows["EAEU"] < 1

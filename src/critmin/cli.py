@@ -298,6 +298,48 @@ def flows_series(
         _fail(exc)
 
 
+@app.command("exposure")
+def exposure_cmd(
+    importer: str = typer.Argument(..., help="ISO3, country name or bloc (EU27, G7...)"),
+    commodity: Optional[str] = typer.Option(None, "--commodity", "-c", help="comma-separated"),
+    year: Optional[int] = typer.Option(None, "--year", "-y", help="default: latest"),
+    by: str = typer.Option("supplier", "--by", help="supplier or bloc"),
+    blocs: str = typer.Option("RU_SANCTIONS_2022,EAEU,BRICS_2025", "--blocs",
+                              help="blocs to group suppliers into, with --by bloc"),
+    top: int = typer.Option(10, "--top", "-n", help="suppliers per commodity"),
+    internal: bool = typer.Option(False, "--include-internal",
+                                  help="count trade between a bloc's own members"),
+    fmt: Format = FormatOpt,
+):
+    """Who supplies an importer: import shares by supplier or by bloc (value and tonnes)."""
+    from critmin.catalog import bloc_members
+    from critmin.data import queries
+    from critmin.risk import exposure
+    try:
+        con = _connect()
+        (label, members), = _importer_groups(importer).items()
+        if year is None:
+            year = con.execute("SELECT max(year) FROM trade WHERE source = 'baci'"
+                               ).fetchall()[0][0]
+        names = commodity.split(",") if commodity else ["nickel", "palladium", "platinum",
+                                                         "rare earths", "cobalt", "lithium",
+                                                         "copper"]
+        f = queries.commodity_flows(con, commodities=names, years=[year])
+        f = f[f["importer"].isin(set(members))]
+        shares = exposure.supplier_shares(f, members, include_internal=internal)
+        if by == "bloc":
+            groups = {b.strip(): bloc_members(b.strip()) for b in blocs.split(",") if b.strip()}
+            out = exposure.bloc_shares(shares, groups)
+        elif by == "supplier":
+            out = shares.groupby("commodity", group_keys=False).head(top).reset_index(drop=True)
+        else:
+            raise CritminError(f"--by must be supplier or bloc, not {by!r}")
+        render(out, fmt, title=f"imports of {label}, {year}"
+               + ("" if internal or len(members) == 1 else " (from outside the bloc)"))
+    except (CritminError, ValueError) as exc:
+        _fail(exc)
+
+
 @app.command("demo")
 def demo(fmt: Format = FormatOpt):
     """A first look from the bundled data: who mines nickel, and where Russia's palladium goes."""
