@@ -141,3 +141,16 @@ def test_exposure_by_bloc(warehouse_copy):
     rows = {r["bloc"]: r["value_share"] for r in json.loads(result.stdout)["data"]}
     assert set(rows) >= {"EAEU", "RU_SANCTIONS_2022", "other"}
     assert 0 < rows["EAEU"] < 1
+
+
+def test_risk_geopolrisk_corrected(warehouse_copy):
+    result = run("risk", "geopolrisk", "-c", "gold,palladium", "-i", "DEU,KAZ", "--years",
+                 "2022-2022", "--method", "corrected", "--hubs", "ENTREPOTS", "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = {(r["commodity"], r["importer"]): r for r in json.loads(result.stdout)["data"]}
+    # Germany's gold priced on bullion (per kg contained), not the ore-swamped 80.7 USD/kg
+    assert rows[("gold", "DEU")]["price_usd_per_kg"] > 10_000
+    # Kazakhstan imports no palladium and mines none: unknown, not zero risk
+    assert rows[("palladium", "KAZ")]["score"] is None
+    assert "no_supply_data" in rows[("palladium", "KAZ")]["flags"]
+    assert "hub_adjusted" in rows[("palladium", "DEU")]["flags"]

@@ -186,6 +186,7 @@ def trade_cmd(commodity: str,
 
 class RiskMethod(str, enum.Enum):
     compat = "compat"
+    corrected = "corrected"
 
 
 @risk_app.command("geopolrisk")
@@ -195,12 +196,25 @@ def risk_geopolrisk(
     importer: str = typer.Option(..., "--importer", "-i",
                                  help="comma-separated ISO3, names or blocs (EU27, G7...)"),
     years: str = typer.Option("2018-2024", "--years"),
-    method: RiskMethod = typer.Option(RiskMethod.compat, "--method",
-                                      help="compat: geopolrisk-py 2.0.1's numbers exactly"),
-    detail: bool = typer.Option(False, "--detail", help="add F, N and domestic production"),
+    method: RiskMethod = typer.Option(
+        RiskMethod.compat, "--method",
+        help="compat: geopolrisk-py 2.0.1's numbers exactly; corrected: its defects fixed"),
+    hubs: Optional[str] = typer.Option(
+        None, "--hubs", help="corrected: re-export hubs to look through (ISO3 list or a bloc "
+        "such as ENTREPOTS)"),
+    missing_governance: str = typer.Option("flag", "--missing-governance",
+                                           help="corrected: flag, exclude or error"),
+    missing_data: str = typer.Option("flag", "--missing-data", help="corrected: flag or error"),
+    gross_tonnes: bool = typer.Option(False, "--gross-tonnes",
+                                      help="corrected: keep traded gross tonnes"),
+    pooled_price: bool = typer.Option(False, "--pooled-price",
+                                      help="corrected: price over all HS codes of the chain"),
+    detail: bool = typer.Option(False, "--detail", help="add F, N, p and data-quality shares"),
     fmt: Format = FormatOpt,
 ):
     """GeoPolRisk scores and characterisation factors per material, importer and year."""
+    from critmin.catalog import commodity as _commodity
+    from critmin.catalog.commodities import content_factors
     from critmin.data import queries
     from critmin.risk import geopolrisk as gpr
     try:
@@ -210,9 +224,26 @@ def risk_geopolrisk(
         lo, hi = queries._year_range(years)
         yrs = list(range(lo, hi + 1))
         inp = queries.geopolrisk_inputs(con, mats, yrs)
-        df = gpr.compat(inp["flows"], inp["production"], inp["governance"], groups, yrs, mats)
-        cols = gpr.COLUMNS if detail else ["commodity", "importer", "year", "hhi",
-                                            "import_risk", "price_usd_per_kg", "score", "cf"]
+        brief = ["commodity", "importer", "year", "hhi", "import_risk", "price_usd_per_kg",
+                 "score", "cf"]
+        if method == RiskMethod.compat:
+            df = gpr.compat(inp["flows"], inp["production"], inp["governance"], groups, yrs,
+                            mats)
+            cols = gpr.COLUMNS if detail else brief
+        else:
+            hub_list: tuple[str, ...] = ()
+            if hubs:
+                hub_list = tuple(m for members in _importer_groups(hubs).values()
+                                 for m in members)
+            corrections = gpr.Corrections(
+                content=not gross_tonnes, own_stage_price=not pooled_price,
+                missing_data=missing_data, missing_governance=missing_governance,
+                hubs=hub_list)
+            df = gpr.corrected(
+                queries.geopolrisk_flows_by_code(con, mats, yrs), inp["production"],
+                queries.governance_estimates(con), content_factors(),
+                {m: _commodity(m).stage for m in mats}, groups, yrs, mats, corrections)
+            cols = gpr.CORRECTED_COLUMNS if detail else [*brief, "flags"]
         render(df[cols], fmt, title=f"GeoPolRisk ({method.value} mode)")
     except (CritminError, KeyError, ValueError) as exc:
         _fail(exc)

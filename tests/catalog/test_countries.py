@@ -176,7 +176,8 @@ def test_aliases_unique_across_rows():
 
 def test_bloc_sizes():
     sizes = {"EU27": 27, "G7": 7, "OECD": 38, "EAEU": 5, "BRICS_2024": 9, "BRICS_2025": 10,
-             "RU_SANCTIONS_2022": 52}  # the UK with Jersey, Anguilla, BVI, Gibraltar as named
+             "RU_SANCTIONS_2022": 52,  # the UK with Jersey, Anguilla, BVI, Gibraltar as named
+             "ENTREPOTS": 9}
     assert set(bloc_names()) == set(sizes)
     for bloc, n in sizes.items():
         assert len(bloc_members(bloc)) == n, bloc

