@@ -154,3 +154,16 @@ def test_risk_geopolrisk_corrected(warehouse_copy):
     assert rows[("palladium", "KAZ")]["score"] is None
     assert "no_supply_data" in rows[("palladium", "KAZ")]["flags"]
     assert "hub_adjusted" in rows[("palladium", "DEU")]["flags"]
+
+
+def test_risk_commodity_and_table(warehouse_copy):
+    result = run("risk", "nickel", "--year", "2022", "--format", "json")
+    assert result.exit_code == 0, result.output
+    ind = {r["indicator"]: r["value"] for r in json.loads(result.stdout)["data"]}
+    assert round(ind["production_hhi"], 6) == 0.267490 and ind["top_producer"] == "IDN"
+    result = run("risk", "table", "--year", "2022", "--importer", "EU", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) >= 60 and rows[0]["commodity"] == "gallium"  # the most concentrated
+    pd_row = next(r for r in rows if r["commodity"] == "palladium")
+    assert float(pd_row["geopolrisk_compat"]) > 0 and pd_row["top_producer"] == "RUS"

@@ -19,8 +19,20 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 data_app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
                        help="Build, load and inspect the warehouse.")
 app.add_typer(data_app, name="data")
-risk_app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
-                       help="Supply-risk indicators.")
+class _CommodityOrCommand(typer.core.TyperGroup):
+    """`critmin risk nickel` means `critmin risk show nickel`: a first word that is not a
+    subcommand is the commodity."""
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["show", *args]
+        return super().resolve_command(ctx, args)
+
+
+risk_app = typer.Typer(
+    cls=_CommodityOrCommand, no_args_is_help=True, pretty_exceptions_show_locals=False,
+    help="Supply-risk indicators: `critmin risk COMMODITY [--importer I] [--year Y]`, "
+         "`critmin risk table`, `critmin risk geopolrisk`.")
 app.add_typer(risk_app, name="risk")
 flows_app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
                         help="Trade-flow monitoring (CEPII BACI).")
@@ -184,6 +196,102 @@ def trade_cmd(commodity: str,
         _fail(exc)
 
 
+def _indicator_inputs(con, year: int, commodities: list[str] | None = None):
+    from critmin.data import queries
+    prod = con.execute(
+        "SELECT commodity, country, year, quantity FROM production WHERE source = 'wmd' "
+        "AND year = ?", [year]).df()
+    flows = queries.commodity_flows(con, years=[year], commodities=commodities)
+    return prod, flows, queries.governance_estimates(con)
+
+
+@risk_app.command("table")
+def risk_table(
+    year: int = typer.Option(2022, "--year", "-y"),
+    importer: Optional[str] = typer.Option(None, "--importer", "-i",
+                                           help="add GeoPolRisk scores for this importer"),
+    sort: str = typer.Option("production_hhi", "--sort", help="column to rank by"),
+    fmt: Format = FormatOpt,
+):
+    """All commodities ranked, several indicators side by side."""
+    from critmin.catalog import all_commodities
+    from critmin.risk.indicators import commodity_indicators
+    try:
+        con = _connect()
+        prod, flows, pv = _indicator_inputs(con, year)
+        df = commodity_indicators(prod, flows, pv, year)
+        eol = {c.key: c.eol_rir for c in all_commodities()}
+        df.insert(2, "eol_rir", df["commodity"].map(eol))
+        if importer:
+            for method in (RiskMethod.compat, RiskMethod.corrected):
+                g = _geopolrisk_frame(con, None, importer, [year], method)
+                df = df.merge(g[["commodity", "score"]].rename(
+                    columns={"score": f"geopolrisk_{method.value}"}), on="commodity", how="left")
+        if sort not in df:
+            raise CritminError(f"--sort {sort!r}: choose one of {list(df.columns)}")
+        render(df.sort_values(sort, ascending=False, na_position="last").reset_index(drop=True),
+               fmt, title=f"supply-risk indicators, {year} (production: World Mining Data; "
+               "exports: BACI)")
+    except (CritminError, KeyError, ValueError) as exc:
+        _fail(exc)
+
+
+@risk_app.command("show", hidden=True)
+def risk_show(
+    commodity: str,
+    importer: Optional[str] = typer.Option(None, "--importer", "-i", help="ISO3, name or bloc"),
+    year: int = typer.Option(2022, "--year", "-y"),
+    method: str = typer.Option("corrected", "--method", help="compat or corrected"),
+    fmt: Format = FormatOpt,
+):
+    """One commodity: concentration, governance, top producers and exporters, and, for an
+    importer, its GeoPolRisk and main suppliers."""
+    from critmin.catalog import commodity as _commodity
+    from critmin.risk import exposure
+    from critmin.risk.indicators import commodity_indicators
+    try:
+        con = _connect()
+        c = _commodity(commodity)
+        prod, flows, pv = _indicator_inputs(con, year, [c.key])
+        prod = prod[prod["commodity"] == c.key]
+        ind = commodity_indicators(prod, flows, pv, year)
+        if ind.empty:
+            raise CritminError(f"no production or trade of {c.name} in {year}")
+        row = ind.iloc[0].drop(["commodity", "year"])
+        meta = {"commodity": c.key, "year": year, "eol_rir": c.eol_rir}
+        render(pd.DataFrame({"indicator": row.index, "value": row.to_numpy()}), fmt,
+               title=f"{c.name} {year}", meta=meta)
+        if importer and fmt == Format.table:
+            m = RiskMethod(method)
+            g = _geopolrisk_frame(con, c.key, importer, [year], m)
+            render(g, fmt, title=f"GeoPolRisk ({m.value} mode)")
+            (label, members), = _importer_groups(importer).items()
+            f = flows[flows["importer"].isin(set(members))]
+            render(exposure.supplier_shares(f, members).head(8), fmt,
+                   title=f"main suppliers of {label}")
+    except (CritminError, KeyError, ValueError) as exc:
+        _fail(exc)
+
+
+def _geopolrisk_frame(con, commodity: Optional[str], importer: str, yrs: list[int],
+                      method: "RiskMethod", corrections=None) -> pd.DataFrame:
+    """GeoPolRisk results for the CLI (one place for both methods)."""
+    from critmin.catalog import commodity as _commodity
+    from critmin.catalog.commodities import content_factors
+    from critmin.data import queries
+    from critmin.risk import geopolrisk as gpr
+    mats = _geopolrisk_materials(commodity)
+    groups = _importer_groups(importer)
+    inp = queries.geopolrisk_inputs(con, mats, yrs)
+    if method == RiskMethod.compat:
+        return gpr.compat(inp["flows"], inp["production"], inp["governance"], groups, yrs, mats)
+    return gpr.corrected(
+        queries.geopolrisk_flows_by_code(con, mats, yrs), inp["production"],
+        queries.governance_estimates(con), content_factors(),
+        {m: _commodity(m).stage for m in mats}, groups, yrs, mats,
+        corrections or gpr.Corrections())
+
+
 class RiskMethod(str, enum.Enum):
     compat = "compat"
     corrected = "corrected"
@@ -213,24 +321,16 @@ def risk_geopolrisk(
     fmt: Format = FormatOpt,
 ):
     """GeoPolRisk scores and characterisation factors per material, importer and year."""
-    from critmin.catalog import commodity as _commodity
-    from critmin.catalog.commodities import content_factors
     from critmin.data import queries
     from critmin.risk import geopolrisk as gpr
     try:
         con = _connect()
-        mats = _geopolrisk_materials(commodity)
-        groups = _importer_groups(importer)
         lo, hi = queries._year_range(years)
         yrs = list(range(lo, hi + 1))
-        inp = queries.geopolrisk_inputs(con, mats, yrs)
         brief = ["commodity", "importer", "year", "hhi", "import_risk", "price_usd_per_kg",
                  "score", "cf"]
-        if method == RiskMethod.compat:
-            df = gpr.compat(inp["flows"], inp["production"], inp["governance"], groups, yrs,
-                            mats)
-            cols = gpr.COLUMNS if detail else brief
-        else:
+        corrections = None
+        if method == RiskMethod.corrected:
             hub_list: tuple[str, ...] = ()
             if hubs:
                 hub_list = tuple(m for members in _importer_groups(hubs).values()
@@ -239,10 +339,10 @@ def risk_geopolrisk(
                 content=not gross_tonnes, own_stage_price=not pooled_price,
                 missing_data=missing_data, missing_governance=missing_governance,
                 hubs=hub_list)
-            df = gpr.corrected(
-                queries.geopolrisk_flows_by_code(con, mats, yrs), inp["production"],
-                queries.governance_estimates(con), content_factors(),
-                {m: _commodity(m).stage for m in mats}, groups, yrs, mats, corrections)
+        df = _geopolrisk_frame(con, commodity, importer, yrs, method, corrections)
+        if method == RiskMethod.compat:
+            cols = gpr.COLUMNS if detail else brief
+        else:
             cols = gpr.CORRECTED_COLUMNS if detail else [*brief, "flags"]
         render(df[cols], fmt, title=f"GeoPolRisk ({method.value} mode)")
     except (CritminError, KeyError, ValueError) as exc:

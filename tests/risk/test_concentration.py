@@ -47,3 +47,25 @@ def test_governance_weighted_hhi_hand_computed():
 def test_governance_scales():
     np.testing.assert_allclose(geopolrisk_g([2.5, 0.0, -2.5, 3.0, -3.0]), [0, 0.5, 1, 0, 1])
     np.testing.assert_allclose(eu_scale([2.5, 0.0, -2.5]), [0, 5, 10])
+
+
+def test_commodity_indicators_hand_computed():
+    import pandas as pd
+
+    from critmin.risk.indicators import commodity_indicators
+    prod = pd.DataFrame([("x", "AAA", 2024, 60.0), ("x", "BBB", 2024, 30.0),
+                         ("x", "CCC", 2024, 10.0)],
+                        columns=["commodity", "country", "year", "quantity"])
+    flows = pd.DataFrame([("x", 2024, "AAA", "ZZZ", 75.0), ("x", 2024, "BBB", "ZZZ", 25.0)],
+                         columns=["commodity", "year", "exporter", "importer", "value_usd"])
+    # PV: AAA 0 -> EU scale 5; BBB 2.5 -> 0; CCC has no estimate
+    pv = pd.DataFrame([("AAA", 2024, 0.0), ("BBB", 2024, 2.5)],
+                      columns=["country", "year", "value"])
+    r = commodity_indicators(prod, flows, pv, 2024).iloc[0]
+    assert r.production_hhi == pytest.approx(0.46, rel=1e-15)
+    assert r.production_hhi_points == pytest.approx(4600, rel=1e-15)
+    assert (r.top_producer, r.top_producer_share) == ("AAA", 0.6)
+    # Σ s² · WGI over producers with an estimate: 0.36·5 + 0.09·0 = 1.8; CCC's 10 % missing
+    assert r.gov_weighted_hhi == pytest.approx(1.8, rel=1e-12)
+    assert r.gov_missing_share == pytest.approx(0.1, rel=1e-12)
+    assert r.export_hhi == pytest.approx(0.625, rel=1e-15)  # 0.75² + 0.25²
