@@ -167,3 +167,16 @@ def test_risk_commodity_and_table(warehouse_copy):
     assert len(rows) >= 60 and rows[0]["commodity"] == "gallium"  # the most concentrated
     pd_row = next(r for r in rows if r["commodity"] == "palladium")
     assert float(pd_row["geopolrisk_compat"]) > 0 and pd_row["top_producer"] == "RUS"
+
+
+def test_risk_eu_sr_needs_substitution_inputs(warehouse_copy, tmp_path):
+    assert run("risk", "eu-sr").exit_code == 1
+    f = tmp_path / "si.csv"
+    f.write_text("commodity,si_sr\nnickel,0.9\nlithium,1.2\n")
+    bad = run("risk", "eu-sr", "--inputs", str(f))
+    assert bad.exit_code == 1 and "line 3, field 'si_sr'" in bad.output
+    f.write_text("commodity,si_sr\nnickel,0.9\nREE,1\n")
+    result = run("risk", "eu-sr", "--inputs", str(f), "--year", "2022", "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = {r["commodity"]: r for r in json.loads(result.stdout)["data"]}
+    assert rows["nickel"]["si_sr"] == 0.9 and rows["rare_earths"]["supply_risk"] > 0

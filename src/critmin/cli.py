@@ -292,6 +292,49 @@ def _geopolrisk_frame(con, commodity: Optional[str], importer: str, yrs: list[in
         corrections or gpr.Corrections())
 
 
+@risk_app.command("eu-sr")
+def risk_eu_sr(
+    year: int = typer.Option(2022, "--year", "-y"),
+    inputs: Optional[Path] = typer.Option(
+        None, "--inputs", help="CSV commodity,si_sr: substitution indices (EU values or yours)"),
+    si_default: Optional[float] = typer.Option(
+        None, "--si-default", help="use this SI_SR for every commodity instead (1 = no "
+        "substitution credit)"),
+    commodity: Optional[str] = typer.Option(None, "--commodity", "-c",
+                                            help="with --si-default: comma-separated"),
+    fmt: Format = FormatOpt,
+):
+    """EU critical raw materials supply risk (SR) for the EU27."""
+    from critmin.catalog import all_commodities, bloc_members
+    from critmin.catalog import commodity as _commodity
+    from critmin.catalog.commodities import content_factors
+    from critmin.data import queries
+    from critmin.data.loaders.tidy import read_si_inputs
+    from critmin.risk.eu_crm import eu_supply_risk
+    try:
+        if (inputs is None) == (si_default is None):
+            raise CritminError("give substitution indices: --inputs FILE or --si-default X")
+        if inputs is not None:
+            table = read_si_inputs(inputs)
+        else:
+            keys = ([_commodity(c).key for c in commodity.split(",")] if commodity else
+                    ["cobalt", "copper", "lithium", "nickel", "palladium", "platinum",
+                     "rare_earths"])
+            table = pd.DataFrame({"commodity": keys, "si_sr": si_default})
+        con = _connect()
+        mats = sorted(set(table["commodity"]))
+        prod = con.execute("SELECT commodity, country, year, quantity, unit FROM production "
+                           "WHERE source = 'wmd' AND year = ?", [year]).df()
+        flows = queries.geopolrisk_flows_by_code(con, mats, [year])
+        eol = {c.key: c.eol_rir for c in all_commodities()}
+        df = eu_supply_risk(prod, flows, queries.governance_estimates(con), content_factors(),
+                            table, bloc_members("EU27"), year, eol)
+        render(df.sort_values("supply_risk", ascending=False).reset_index(drop=True), fmt,
+               title=f"EU CRM supply risk, EU27, {year} (governance: WGI political stability)")
+    except (CritminError, KeyError, ValueError) as exc:
+        _fail(exc)
+
+
 class RiskMethod(str, enum.Enum):
     compat = "compat"
     corrected = "corrected"

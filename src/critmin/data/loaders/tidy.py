@@ -74,6 +74,21 @@ def _period(text: str, path: Path, line: int) -> tuple[dt.date, str]:
                         f"expected YYYY, YYYY-MM or YYYY-MM-01: {text!r}")
 
 
+def read_si_inputs(path: str | Path) -> pd.DataFrame:
+    """Substitution indices for the EU supply-risk score: a CSV with columns commodity and
+    si_sr (0..1, the EU's published values or your own). Commodities resolve via the catalog."""
+    p = existing(path)
+    require_columns(p, read_header(p), ["commodity", "si_sr"])
+    df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    out = pd.DataFrame({"commodity": _names(df, "commodity", resolve_commodity, p)})
+    out["si_sr"] = _numbers(df, "si_sr", p, required=True, minimum=0)
+    bad = out["si_sr"] > 1
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise DataFileError(str(p), i + 2, "si_sr", f"must lie in 0..1: {df['si_sr'][i]!r}")
+    return out
+
+
 def read_tidy_csv(path: str | Path, table: str) -> Staged:
     """Read a user's tidy CSV for `table` ('production', 'trade' or 'prices')."""
     if table not in LAYOUTS:
