@@ -180,3 +180,12 @@ def test_risk_eu_sr_needs_substitution_inputs(warehouse_copy, tmp_path):
     assert result.exit_code == 0, result.output
     rows = {r["commodity"]: r for r in json.loads(result.stdout)["data"]}
     assert rows["nickel"]["si_sr"] == 0.9 and rows["rare_earths"]["supply_risk"] > 0
+
+
+def test_exposure_reliance(warehouse_copy):
+    result = run("exposure", "EU", "--by", "reliance", "-c", "lithium,cobalt", "--year",
+                 "2022", "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = {r["commodity"]: r for r in json.loads(result.stdout)["data"]}
+    assert 0.5 < rows["lithium"]["import_reliance"] <= 1
+    assert rows["cobalt"]["import_reliance"] is None  # no content factor: unknown, not 0

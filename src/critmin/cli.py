@@ -477,7 +477,8 @@ def exposure_cmd(
     importer: str = typer.Argument(..., help="ISO3, country name or bloc (EU27, G7...)"),
     commodity: Optional[str] = typer.Option(None, "--commodity", "-c", help="comma-separated"),
     year: Optional[int] = typer.Option(None, "--year", "-y", help="default: latest"),
-    by: str = typer.Option("supplier", "--by", help="supplier or bloc"),
+    by: str = typer.Option("supplier", "--by",
+                           help="supplier, bloc, or reliance (net import reliance, contained t)"),
     blocs: str = typer.Option("RU_SANCTIONS_2022,EAEU,BRICS_2025", "--blocs",
                               help="blocs to group suppliers into, with --by bloc"),
     top: int = typer.Option(10, "--top", "-n", help="suppliers per commodity"),
@@ -498,6 +499,17 @@ def exposure_cmd(
         names = commodity.split(",") if commodity else ["nickel", "palladium", "platinum",
                                                          "rare earths", "cobalt", "lithium",
                                                          "copper"]
+        if by == "reliance":
+            from critmin.catalog import commodity as _commodity
+            from critmin.catalog.commodities import content_factors
+            keys = [_commodity(n).key for n in names]
+            prod = con.execute("SELECT commodity, country, year, quantity, unit FROM production"
+                               " WHERE source = 'wmd' AND year = ?", [year]).df()
+            out = exposure.import_reliance_table(
+                queries.geopolrisk_flows_by_code(con, keys, [year]), prod, content_factors(),
+                members, year)
+            render(out, fmt, title=f"net import reliance of {label}, {year} (contained tonnes)")
+            return
         f = queries.commodity_flows(con, commodities=names, years=[year])
         f = f[f["importer"].isin(set(members))]
         shares = exposure.supplier_shares(f, members, include_internal=internal)
@@ -507,7 +519,7 @@ def exposure_cmd(
         elif by == "supplier":
             out = shares.groupby("commodity", group_keys=False).head(top).reset_index(drop=True)
         else:
-            raise CritminError(f"--by must be supplier or bloc, not {by!r}")
+            raise CritminError(f"--by must be supplier, bloc or reliance, not {by!r}")
         render(out, fmt, title=f"imports of {label}, {year}"
                + ("" if internal or len(members) == 1 else " (from outside the bloc)"))
     except (CritminError, ValueError) as exc:

@@ -47,3 +47,22 @@ def test_eu_palladium_from_russia_matches_raw_baci(built_warehouse, shared_data)
     # sums of a few hundred flows in different orders: 1e-12 relative
     assert s.loc["RUS", "value_share"] == pytest.approx(from_rus / total, rel=1e-12)
     assert 0 < s.loc["RUS", "value_share"] < 1
+
+
+def test_import_reliance_hand_computed():
+    from critmin.risk.exposure import import_reliance_table
+    flows = pd.DataFrame([
+        ("x", "111111", 2022, "CHN", "DEU", 3000.0),   # 30 t contained in
+        ("x", "111111", 2022, "DEU", "USA", 1000.0),   # 10 t out
+        ("x", "111111", 2022, "FRA", "DEU", 500.0),    # intra-EU: ignored
+        ("y", "222222", 2022, "COD", "DEU", 10.0),     # no factor
+    ], columns=["commodity", "hs6", "year", "exporter", "importer", "quantity_t"])
+    factors = pd.DataFrame([("111111", "x", 0.01)], columns=["hs6", "commodity", "content"])
+    prod = pd.DataFrame([("x", "DEU", 2022, 20.0, "t")],
+                        columns=["commodity", "country", "year", "quantity", "unit"])
+    r = import_reliance_table(flows, prod, factors, bloc_members("EU27"), 2022).set_index(
+        "commodity")
+    assert r.loc["x", "import_reliance"] == pytest.approx(20 / 40, rel=1e-15)
+    assert (r.loc["x", "imports_t"], r.loc["x", "exports_t"]) == (30.0, 10.0)
+    import math
+    assert math.isnan(r.loc["y", "import_reliance"]) and r.loc["y", "flags"] == "trade_not_counted"

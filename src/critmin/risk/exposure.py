@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 
@@ -46,3 +47,44 @@ def bloc_shares(shares: pd.DataFrame, blocs: Mapping[str, Sequence[str]]) -> pd.
     out = pd.concat(rows).reset_index()
     return out[["commodity", "year", "bloc", "value_share", "quantity_share"]].sort_values(
         ["commodity", "year", "bloc"], ignore_index=True)
+
+
+def import_reliance_table(flows: pd.DataFrame, production: pd.DataFrame,
+                          factors: pd.DataFrame, members: Sequence[str], year: int
+                          ) -> pd.DataFrame:
+    """Net import reliance IR = (I − E) / (P + I − E) of a country or bloc per commodity, in
+    contained tonnes (World Mining Data basis; European Commission 2017), clipped to 0..1.
+
+    flows: commodity, hs6, year, exporter, importer, quantity_t; factors: hs6, commodity,
+    content. Trade between a bloc's members is left out. IR is NaN, with a flag, when imports
+    or exports exist but none of their tonnes can be counted (no content factor or unknown
+    quantities); `counted_share` is the share of trade records that could be counted.
+    """
+    from critmin.risk.eu_crm import import_reliance
+
+    m = set(members)
+    f = flows[flows["year"] == year].merge(factors[["hs6", "commodity", "content"]],
+                                           on=["hs6", "commodity"], how="left")
+    f = f.assign(qc=f["quantity_t"] * f["content"])
+    ext = f[f["importer"].isin(m) != f["exporter"].isin(m)]
+    p = production[(production["year"] == year) & production["country"].isin(m)]
+    p = p.assign(t=np.where(p["unit"] == "kg", p["quantity"] / 1000, p["quantity"]))
+    rows = []
+    for commodity in sorted(set(ext["commodity"]) | set(p["commodity"])):
+        e = ext[ext["commodity"] == commodity]
+        imp = e[e["importer"].isin(m)]
+        exp = e[e["exporter"].isin(m)]
+        prod_t = float(p.loc[p["commodity"] == commodity, "t"].sum())
+        i_t, e_t = float(imp["qc"].sum()), float(exp["qc"].sum())
+        counted = float(e["qc"].notna().mean()) if len(e) else 1.0
+        flags = []
+        ir = import_reliance(prod_t, i_t, e_t)
+        if (len(imp) and imp["qc"].isna().all()) or (len(exp) and exp["qc"].isna().all()):
+            ir = float("nan")
+            flags.append("trade_not_counted")
+        elif counted < 1:
+            flags.append("partly_counted")
+        rows.append({"commodity": commodity, "year": year, "production_t": prod_t,
+                     "imports_t": i_t, "exports_t": e_t, "import_reliance": ir,
+                     "counted_share": counted, "flags": ";".join(flags)})
+    return pd.DataFrame(rows)
