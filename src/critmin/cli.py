@@ -504,7 +504,8 @@ def exposure_cmd(
             from critmin.catalog.commodities import content_factors
             keys = [_commodity(n).key for n in names]
             prod = con.execute("SELECT commodity, country, year, quantity, unit FROM production"
-                               " WHERE source = 'wmd' AND year = ?", [year]).df()
+                               " WHERE source = 'wmd' AND year = ? AND commodity IN "
+                               "(SELECT unnest(?))", [year, keys]).df()
             out = exposure.import_reliance_table(
                 queries.geopolrisk_flows_by_code(con, keys, [year]), prod, content_factors(),
                 members, year)
