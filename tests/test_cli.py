@@ -183,9 +183,9 @@ def test_risk_eu_sr_needs_substitution_inputs(warehouse_copy, tmp_path):
 
 
 def test_exposure_reliance(warehouse_copy):
-    result = run("exposure", "EU", "--by", "reliance", "-c", "lithium,cobalt", "--year",
+    result = run("exposure", "EU", "--by", "reliance", "-c", "lithium,tin", "--year",
                  "2022", "--format", "json")
     assert result.exit_code == 0, result.output
     rows = {r["commodity"]: r for r in json.loads(result.stdout)["data"]}
     assert 0.5 < rows["lithium"]["import_reliance"] <= 1
-    assert rows["cobalt"]["import_reliance"] is None  # no content factor: unknown, not 0
+    assert rows["tin"]["import_reliance"] is None  # no content factor: unknown, not 0
