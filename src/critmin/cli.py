@@ -478,7 +478,8 @@ def exposure_cmd(
     commodity: Optional[str] = typer.Option(None, "--commodity", "-c", help="comma-separated"),
     year: Optional[int] = typer.Option(None, "--year", "-y", help="default: latest"),
     by: str = typer.Option("supplier", "--by",
-                           help="supplier, bloc, or reliance (net import reliance, contained t)"),
+                           help="supplier, bloc, reliance (net import reliance, contained t) "
+                           "or trade-risk (Klimek et al. 2015 first-order weighting)"),
     blocs: str = typer.Option("RU_SANCTIONS_2022,EAEU,BRICS_2025", "--blocs",
                               help="blocs to group suppliers into, with --by bloc"),
     top: int = typer.Option(10, "--top", "-n", help="suppliers per commodity"),
@@ -517,10 +518,12 @@ def exposure_cmd(
         if by == "bloc":
             groups = {b.strip(): bloc_members(b.strip()) for b in blocs.split(",") if b.strip()}
             out = exposure.bloc_shares(shares, groups)
+        elif by == "trade-risk":
+            out = exposure.trade_risk(shares, queries.governance_estimates(con, "PV.PER.RNK"))
         elif by == "supplier":
             out = shares.groupby("commodity", group_keys=False).head(top).reset_index(drop=True)
         else:
-            raise CritminError(f"--by must be supplier, bloc or reliance, not {by!r}")
+            raise CritminError(f"--by must be supplier, bloc, reliance or trade-risk, not {by!r}")
         render(out, fmt, title=f"imports of {label}, {year}"
                + ("" if internal or len(members) == 1 else " (from outside the bloc)"))
     except (CritminError, ValueError) as exc:

@@ -66,3 +66,16 @@ def test_import_reliance_hand_computed():
     assert (r.loc["x", "imports_t"], r.loc["x", "exports_t"]) == (30.0, 10.0)
     import math
     assert math.isnan(r.loc["y", "import_reliance"]) and r.loc["y", "flags"] == "trade_not_counted"
+
+
+def test_trade_risk_hand_computed():
+    from critmin.risk.exposure import trade_risk
+    shares = pd.DataFrame([("x", 2022, "AAA", 0.5), ("x", 2022, "BBB", 0.3),
+                           ("x", 2022, "CCC", 0.2)],
+                          columns=["commodity", "year", "supplier", "value_share"])
+    rank = pd.DataFrame([("AAA", 2022, 20.0), ("BBB", 2022, 90.0)],
+                        columns=["country", "year", "value"])
+    r = trade_risk(shares, rank).iloc[0]
+    # 0.5·(1 − 0.2) + 0.3·(1 − 0.9) = 0.4 + 0.03; CCC has no rank
+    assert r.trade_risk == pytest.approx(0.43, rel=1e-12)
+    assert r.rank_missing_share == pytest.approx(0.2, rel=1e-15)

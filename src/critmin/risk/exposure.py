@@ -88,3 +88,23 @@ def import_reliance_table(flows: pd.DataFrame, production: pd.DataFrame,
                      "imports_t": i_t, "exports_t": e_t, "import_reliance": ir,
                      "counted_share": counted, "flags": ";".join(flags)})
     return pd.DataFrame(rows)
+
+
+def trade_risk(shares: pd.DataFrame, pv_rank: pd.DataFrame) -> pd.DataFrame:
+    """First-order trade risk of an importer per (commodity, year):
+
+        TR_j = Σ_i V_ij,   V_ij = s_ij · (1 − p_i / 100)
+
+    s_ij: supplier i's share of j's import value (`supplier_shares`); p_i: WGI political
+    stability percentile rank of i that year (0..100, PV.PER.RNK). This is the trade-risk
+    weighting of Klimek, Obersteiner and Thurner (2015), as we read its definition of V; their
+    systemic indicator, which adds network centrality (PageRank), is not computed here.
+    Suppliers without a rank are left out and their value share is reported.
+    """
+    s = shares.merge(pv_rank.rename(columns={"country": "supplier", "value": "rank"}),
+                     on=["supplier", "year"], how="left")
+    s = s.assign(v=s["value_share"] * (1 - s["rank"] / 100),
+                 missing=s["value_share"].where(s["rank"].isna(), 0.0))
+    out = s.groupby(["commodity", "year"]).agg(trade_risk=("v", "sum"),
+                                               rank_missing_share=("missing", "sum"))
+    return out.reset_index()
