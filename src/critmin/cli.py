@@ -162,11 +162,15 @@ def production_cmd(commodity: str,
                    year: Optional[int] = typer.Option(None, "--year", "-y"),
                    top: Optional[int] = typer.Option(None, "--top", "-n"),
                    source: Optional[str] = typer.Option(None, "--source"),
+                   measure: Optional[str] = typer.Option(
+                       None, "--measure", help="stage, e.g. 'refinery production, copper' "
+                       "(USGS); see the title of the default output"),
                    fmt: Format = FormatOpt):
     """Producers of a commodity: quantity, share of the listed total, and the HHI."""
     from critmin.data import queries
     try:
-        df, s = queries.production(_connect(), commodity, year=year, source=source)
+        df, s = queries.production(_connect(), commodity, year=year, source=source,
+                                   measure=measure)
         if top:
             df = df.head(top)
         render(df, fmt, title=f"{s['commodity']} {s['measure']} {s['year']} ({s['source']}), "
@@ -261,6 +265,20 @@ def risk_show(
         meta = {"commodity": c.key, "year": year, "eol_rir": c.eol_rir}
         render(pd.DataFrame({"indicator": row.index, "value": row.to_numpy()}), fmt,
                title=f"{c.name} {year}", meta=meta)
+        if fmt == Format.table:
+            years_all = [y for (y,) in con.execute(
+                "SELECT DISTINCT year FROM production WHERE source = 'wmd' AND commodity = ? "
+                "ORDER BY year", [c.key]).fetchall()]
+            series = []
+            for y in years_all:
+                py, fy, _ = _indicator_inputs(con, y, [c.key])
+                series.append(commodity_indicators(py[py["commodity"] == c.key], fy, pv, y))
+            if series:
+                render(pd.concat(series)[["year", "production_hhi", "top_producer",
+                                          "top_producer_share", "top3_share",
+                                          "gov_weighted_hhi", "export_hhi", "top_exporter",
+                                          "top_exporter_share"]].reset_index(drop=True),
+                       fmt, title=f"{c.name}: concentration over the years")
         if importer and fmt == Format.table:
             m = RiskMethod(method)
             g = _geopolrisk_frame(con, c.key, importer, [year], m)
