@@ -8,7 +8,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from critmin.data import loaders, warehouse
-from critmin.data.schema import TABLES
 from critmin.errors import DataFileError, WarehouseError
 from helpers import fingerprint
 

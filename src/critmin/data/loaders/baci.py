@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 
 from critmin.catalog import commodities, countries
-from critmin.data.loaders._common import existing, find_line, read_header, require_columns
+from critmin.data.loaders._common import existing, find_line, read_header
 from critmin.data.warehouse import Staged, sha256_file
 from critmin.errors import DataFileError
 

@@ -1,0 +1,98 @@
+"""What every `critmin` command shares: the Typer apps, the warehouse connection, error exits,
+and the parsing of material and importer lists."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from critmin.errors import CritminError
+from critmin.output import Format
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+                  help="critmin: critical-mineral supply chains from public data.")
+data_app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
+                       help="Build, load and inspect the warehouse.")
+app.add_typer(data_app, name="data")
+
+
+class _CommodityOrCommand(typer.core.TyperGroup):
+    """`critmin risk nickel` means `critmin risk show nickel`: a first word that is not a
+    subcommand is the commodity."""
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["show", *args]
+        return super().resolve_command(ctx, args)
+
+
+risk_app = typer.Typer(
+    cls=_CommodityOrCommand, no_args_is_help=True, pretty_exceptions_show_locals=False,
+    help="Supply-risk indicators: `critmin risk COMMODITY [--importer I] [--year Y]`, "
+         "`critmin risk table`, `critmin risk geopolrisk`.")
+app.add_typer(risk_app, name="risk")
+flows_app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
+                        help="Trade-flow monitoring (CEPII BACI).")
+app.add_typer(flows_app, name="flows")
+err = Console(stderr=True)
+
+FormatOpt = typer.Option(Format.table, "--format", "-f", help="table, csv or json")
+
+
+def _progress():
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                    console=err, transient=True)
+
+
+def _connect(read_only: bool = True):
+    from critmin.data import warehouse
+    path = warehouse.warehouse_path()
+    if path.exists():
+        return warehouse.connect(path, read_only=read_only)
+    with _progress() as bar:
+        task = bar.add_task("building warehouse from bundled data", total=7)
+        con = warehouse.connect(path, read_only=read_only,
+                                progress=lambda step, done, total: bar.update(
+                                    task, completed=done, total=total,
+                                    description=f"building warehouse: {step}"))
+    err.print(f"built {path}")
+    return con
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[red]error:[/] {exc}")
+    raise typer.Exit(code=1)
+
+
+
+def _geopolrisk_materials(text: Optional[str]) -> list[str]:
+    from critmin.catalog import all_commodities, commodity
+    if not text:
+        return [c.key for c in all_commodities() if c.geopolrisk_id]
+    out = []
+    for name in text.split(","):
+        c = commodity(name.strip())
+        if not c.geopolrisk_id:
+            raise CritminError(f"{c.name} has no HS code in the GeoPolRisk method's map")
+        out.append(c.key)
+    return out
+
+
+def _importer_groups(text: str) -> dict[str, tuple[str, ...]]:
+    """Each comma-separated item is a bloc id (EU27, G7...; 'EU' means EU27) or a country."""
+    from critmin.catalog import bloc_members, bloc_names, country
+    groups: dict[str, tuple[str, ...]] = {}
+    blocs = {b.lower(): b for b in bloc_names()} | {"eu": "EU27"}
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        if item.lower() in blocs:
+            bloc = blocs[item.lower()]
+            groups[bloc] = bloc_members(bloc)
+        else:
+            iso3 = country(item).iso3
+            groups[iso3] = (iso3,)
+    return groups
+
