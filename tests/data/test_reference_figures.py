@@ -130,3 +130,19 @@ def test_imf_pcps_loads_from_the_raw_file(shared_data):
     assert ours[dt.date(2024, 1, 1)] == float(row["PPALLA"])
     assert set(df.commodity) >= {"nickel", "cobalt", "palladium", "platinum", "lithium",
                                  "rare_earths"}
+
+
+def test_pgm_trade_tonnes_match_usgs_imports_in_metal(con, shared_data):
+    """The content factor 1.0 for unwrought and semi-manufactured PGMs, checked: BACI's U.S.
+    imports of 7110.21/29 and 7110.11/19 against USGS MCS 2025 U.S. imports in kg of metal."""
+    path = shared_data / "usgs_mcs2025" / "salient" / "mcs2025-plati_salient.csv"
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        usgs = {int(r["Year"]): r for r in csv.DictReader(fh)}
+    for metal, codes in (("Palladium", ("711021", "711029")), ("Platinum", ("711011", "711019"))):
+        for year in (2020, 2021, 2022, 2023):
+            (tonnes,) = con.execute(
+                "SELECT sum(quantity_t) FROM trade WHERE importer = 'USA' AND hs6 IN "
+                "(SELECT unnest(?)) AND year = ?", [list(codes), year]).fetchall()[0]
+            kg = float(usgs[year][f"Imports_{metal}_kg"])
+            # different compilers (Census vs CEPII's reconciled flows): within 25 %
+            assert tonnes * 1000 == pytest.approx(kg, rel=0.25), (metal, year)

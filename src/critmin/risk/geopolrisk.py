@@ -133,7 +133,8 @@ class Corrections:
     content: trade tonnes become tonnes of contained material (the World Mining Data basis)
         with the factors of `critmin.catalog.commodities.content_factors`; HS codes without a
         sourced factor are left out and their value share is reported; results that rest on a
-        typical ore grade (one grade for every route) carry the flag 'typical_grade_factor'.
+        typical grade or a derived ratio (one factor for every route) carry the flag
+        'approximate_factor'.
     own_stage_price: price = value / contained tonnes of the HS codes of the material's own
         stage (ores for a mined material, refined metal or compounds for a processed one),
         in USD per kg contained, instead of the unit value of every code pooled.
@@ -186,7 +187,8 @@ def corrected(flows: pd.DataFrame, production: pd.DataFrame, pv: pd.DataFrame,
     if c.content:
         cols = ["hs6", "commodity", "content"] + (["basis"] if "basis" in factors else [])
         f = f.merge(factors[cols], on=["hs6", "commodity"], how="left")
-        f["typical"] = f.get("basis", pd.Series("", index=f.index)).eq("typical grade")
+        f["typical"] = f.get("basis", pd.Series("", index=f.index)).isin(
+            ["typical grade", "derived"])
     else:
         f["content"] = 1.0
         f["typical"] = False
@@ -294,7 +296,7 @@ def corrected(flows: pd.DataFrame, production: pd.DataFrame, pv: pd.DataFrame,
         if row.hub_adjusted > 0:
             fl.append("hub_adjusted")
         if row.typical > 0:
-            fl.append("typical_grade_factor")
+            fl.append("approximate_factor")
         if np.isnan(row.price_usd_per_kg):
             fl.append("no_price")
         if np.isnan(row.hhi):
