@@ -210,3 +210,32 @@ def test_load_each_public_format_from_the_raw_files(warehouse_copy, shared_data)
     for d in before:
         assert after[(d["table_name"], d["source"])] == d["rows"], d
     assert after[("prices", "imf_pcps")] > 1000  # loadable, though never shipped
+
+
+def test_credit_merton_reproduces_hull(tmp_path):
+    result = run("credit", "merton", "--equity", "3", "--equity-vol", "0.8", "--debt", "10",
+                 "--rate", "0.05", "--horizon", "1", "--format", "json")
+    assert result.exit_code == 0, result.output
+    r = json.loads(result.stdout)["data"][0]
+    # Hull's worked example, to its published precision
+    assert round(r["asset_value"], 2) == 12.40 and round(r["asset_vol"], 4) == 0.2123
+    assert round(r["pd_risk_neutral"], 3) == 0.127 and round(r["debt_value"], 2) == 9.40
+    bad = run("credit", "merton", "--equity", "-3", "--equity-vol", "0.8", "--debt", "10",
+              "--rate", "0.05")
+    assert bad.exit_code == 1 and "equity" in bad.output
+
+
+def test_credit_company_before_and_after(tmp_path):
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1] / "examples"
+    svg = tmp_path / "ts.svg"
+    result = run("credit", str(root / "companies" / "nornickel_2024.yaml"), "--scenario",
+                 str(root / "scenarios" / "nickel_palladium_shock.yaml"), "--horizon", "1-5",
+                 "--chart", str(svg), "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)["data"]
+    summary = {r["metric"]: r for r in data["summary"]}
+    assert summary["ebitda"]["after"] < summary["ebitda"]["before"]
+    comp = {r["component"]: r for r in data["components"]}
+    assert comp["structural"]["pd_after"] > comp["structural"]["pd_before"]
+    assert len(data["term_structure"]) == 5 and svg.read_text().startswith("<svg")

@@ -24,6 +24,8 @@ def _cell(v) -> str:
     if isinstance(v, float):
         if v == 0:
             return "0"
+        if abs(v) < 0.001:
+            return f"{v:.3g}"  # small probabilities must not print as 0.0000
         if abs(v) < 1:
             return f"{v:.4f}"
         return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.2f}"

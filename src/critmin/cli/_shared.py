@@ -19,24 +19,33 @@ data_app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False
 app.add_typer(data_app, name="data")
 
 
-class _CommodityOrCommand(typer.core.TyperGroup):
-    """`critmin risk nickel` means `critmin risk show nickel`: a first word that is not a
-    subcommand is the commodity."""
+def _default_command(name: str) -> type[typer.core.TyperGroup]:
+    """A command group where a first word that is not a subcommand goes to command `name`:
+    `critmin risk nickel` means `critmin risk show nickel`, `critmin credit FILE.yaml` means
+    `critmin credit report FILE.yaml`."""
 
-    def resolve_command(self, ctx, args):
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
-            args = ["show", *args]
-        return super().resolve_command(ctx, args)
+    class Group(typer.core.TyperGroup):
+        def resolve_command(self, ctx, args):
+            if args and args[0] not in self.commands and not args[0].startswith("-"):
+                args = [name, *args]
+            return super().resolve_command(ctx, args)
+
+    return Group
 
 
 risk_app = typer.Typer(
-    cls=_CommodityOrCommand, no_args_is_help=True, pretty_exceptions_show_locals=False,
+    cls=_default_command("show"), no_args_is_help=True, pretty_exceptions_show_locals=False,
     help="Supply-risk indicators: `critmin risk COMMODITY [--importer I] [--year Y]`, "
          "`critmin risk table`, `critmin risk geopolrisk`.")
 app.add_typer(risk_app, name="risk")
 flows_app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
                         help="Trade-flow monitoring (CEPII BACI).")
 app.add_typer(flows_app, name="flows")
+credit_app = typer.Typer(
+    cls=_default_command("report"), no_args_is_help=True, pretty_exceptions_show_locals=False,
+    help="Producer credit: `critmin credit COMPANY.yaml [--scenario S.yaml]`, "
+         "`critmin credit merton ...`.")
+app.add_typer(credit_app, name="credit")
 err = Console(stderr=True)
 
 FormatOpt = typer.Option(Format.table, "--format", "-f", help="table, csv or json")
