@@ -158,6 +158,26 @@ def _governance_g(pv: pd.DataFrame) -> pd.DataFrame:
     return pv.assign(g=geopolrisk_g(pv["value"]))[["country", "year", "g"]]
 
 
+def _flags(out: pd.DataFrame, not_mass: set) -> list[str]:
+    """One ';'-joined list of data-quality flags per result row of `corrected`."""
+    flags = []
+    for key, row in zip(out.index, out.itertuples(index=False)):
+        checks = [
+            (row.F + row.p <= 0, "no_supply_data"),
+            (row.F <= 0 < row.value_usd, "imports_not_counted"),
+            (row.excluded_value_share > 0, "codes_without_factor"),
+            (row.unknown_quantity_value_share > 0, "unknown_quantities"),
+            (row.default_governance_share > 0, "default_governance"),
+            (row.hub_adjusted > 0, "hub_adjusted"),
+            (row.typical > 0, "approximate_factor"),
+            (np.isnan(row.price_usd_per_kg), "no_price"),
+            (np.isnan(row.hhi), "no_production_hhi"),
+            (key in not_mass, "production_not_mass"),
+        ]
+        flags.append(";".join(name for hit, name in checks if hit))
+    return flags
+
+
 def corrected(flows: pd.DataFrame, production: pd.DataFrame, pv: pd.DataFrame,
               factors: pd.DataFrame, stages: Mapping[str, str],
               importers: Mapping[str, Sequence[str]], years: Sequence[int],
@@ -279,32 +299,7 @@ def corrected(flows: pd.DataFrame, production: pd.DataFrame, pv: pd.DataFrame,
     if no_data.any() and c.missing_data == "error":
         bad = out[no_data].index[:5].tolist()
         raise ValueError(f"no imports and no production for {bad}: risk undefined")
-    not_mass = set(bad_unit.index)
-    flags = []
-    for key, row in zip(out.index, out.itertuples(index=False)):
-        fl = []
-        if row.F + row.p <= 0:
-            fl.append("no_supply_data")
-        if row.F <= 0 < row.value_usd:
-            fl.append("imports_not_counted")
-        if row.excluded_value_share > 0:
-            fl.append("codes_without_factor")
-        if row.unknown_quantity_value_share > 0:
-            fl.append("unknown_quantities")
-        if row.default_governance_share > 0:
-            fl.append("default_governance")
-        if row.hub_adjusted > 0:
-            fl.append("hub_adjusted")
-        if row.typical > 0:
-            fl.append("approximate_factor")
-        if np.isnan(row.price_usd_per_kg):
-            fl.append("no_price")
-        if np.isnan(row.hhi):
-            fl.append("no_production_hhi")
-        if key in not_mass:
-            fl.append("production_not_mass")
-        flags.append(";".join(fl))
-    out["flags"] = flags
+    out["flags"] = _flags(out, set(bad_unit.index))
     out = out.rename(columns={"p": "domestic_production_t", "F": "import_qty_t",
                               "N": "import_risk_numerator_t"}).reset_index()
     return out[CORRECTED_COLUMNS]
