@@ -44,8 +44,21 @@ ALIASES: dict[str, str] = {
 }
 
 
+# Grades (mass fractions of an element in ore, concentrate or product), as mass fraction.
+GRADE_FRACTION: dict[str, float] = {"%": 1e-2, "g/t": 1e-6, "ppm": 1e-6, "ppb": 1e-9}
+
+
 class UnitError(CritminError, ValueError):
     """A unit the catalog cannot convert."""
+
+
+def convert_grade(value, from_unit: str, to_unit: str):
+    """A grade in `to_unit`: value · f(from) / f(to), f the mass fraction per unit
+    (1 % = 10,000 g/t; g/t = ppm (mass) = 1,000 ppb). Works on scalars and arrays."""
+    for u in (from_unit, to_unit):
+        if u not in GRADE_FRACTION:
+            raise UnitError(f"unknown grade unit {u!r}; known: {', '.join(GRADE_FRACTION)}")
+    return value * (GRADE_FRACTION[from_unit] / GRADE_FRACTION[to_unit])
 
 
 def canonical_unit(unit: str) -> str:

@@ -46,7 +46,7 @@ credit_app = typer.Typer(
     help="Producer credit: `critmin credit COMPANY.yaml [--scenario S.yaml]`, "
          "`critmin credit merton ...`.")
 app.add_typer(credit_app, name="credit")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # paths in errors must stay whole
 
 FormatOpt = typer.Option(Format.table, "--format", "-f", help="table, csv or json")
 
