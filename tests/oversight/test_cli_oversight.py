@@ -59,3 +59,16 @@ def test_bad_ledger_names_file_row_field(tmp_path, warehouse_copy):
     assert result.exit_code == 1
     assert "shipments.csv" in result.output and "line 6" in result.output
     assert "wet_t" in result.output
+
+
+def test_mirror_command(data_dir):
+    """Rail factor 4 %: 1.0 M exported, 1.2 M imported -> gap 160,000 (hand-computed)."""
+    result = runner.invoke(app, ["oversight", "mirror", str(data_dir / "mirror_small.csv"),
+                                 "--format", "json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    rows = {(r["exporter"], r["importer"]): r for r in payload["data"]}
+    assert rows[("KAZ", "CHN")]["gap_usd"] == pytest.approx(160_000, rel=1e-12)
+    assert "missing_side" in rows[("KAZ", "CHE")]["flags"]
+    assert "hub" in rows[("KAZ", "CHE")]["flags"]
+    assert "not proof" in payload["meta"]["note"]

@@ -155,3 +155,28 @@ def oversight_value(
                      "lost_tax_usd": float(per["lost_tax_usd"].sum())})
     except (CritminError, ValueError, KeyError) as exc:
         _fail(exc)
+
+
+@oversight_app.command("mirror")
+def oversight_mirror(
+    records: Path = typer.Argument(..., help="paired export/import records (CSV or Parquet; "
+                                   "layout in docs/methods.md, 'Mirror checks')"),
+    large_gap: float = typer.Option(0.25, "--large-gap",
+                                    help="relative gap that earns the large_gap flag"),
+    flagged_only: bool = typer.Option(False, "--flagged-only"),
+    fmt: Format = FormatOpt,
+):
+    """Mirror-trade gaps: what the importer declared (CIF) against what the exporter declared
+    (FOB, uplifted for freight by transport mode), with hub, re-export and size flags."""
+    from critmin.oversight import mirror
+    try:
+        gaps = mirror.mirror_gaps(mirror.read_mirror_records(records), large_gap=large_gap)
+        if flagged_only:
+            gaps = gaps[gaps["flags"] != ""]
+        cols = [c for c in ("reporter", "partner", "year", "hs6", "commodity_code", "exporter",
+                            "importer", "export_fob_usd", "import_cif_usd", "cif_fob_factor",
+                            "gap_usd", "rel_gap", "qty_rel_gap", "flags") if c in gaps]
+        render(gaps[cols].reset_index(drop=True), fmt, title="mirror-trade gaps (USD)",
+               meta={"note": mirror.LEAD_NOTE})
+    except (CritminError, ValueError) as exc:
+        _fail(exc)
