@@ -72,3 +72,21 @@ def test_mirror_command(data_dir):
     assert "missing_side" in rows[("KAZ", "CHE")]["flags"]
     assert "hub" in rows[("KAZ", "CHE")]["flags"]
     assert "not proof" in payload["meta"]["note"]
+
+
+def test_select_command_logs_reason_and_seed(warehouse_copy, tmp_path):
+    ledger = tmp_path / "ledger"
+    runner.invoke(app, ["oversight", "simulate", "--out", str(ledger), "--seed", "7"])
+    args = ["oversight", "select", str(ledger), "--budget", "10", "--seed", "5", "--format",
+            "json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    payload = json.loads(first.stdout[first.stdout.index("{"):])
+    log = payload["data"]
+    assert len(log) == 10 and payload["meta"]["seed"] == 5
+    assert {r["reason"] for r in log} >= {"random", "risk"}  # the random share is never zero
+    rerun = runner.invoke(app, args).stdout
+    again = json.loads(rerun[rerun.index("{"):])
+    assert [r["shipment_id"] for r in again["data"]] == [r["shipment_id"] for r in log]
+    assert runner.invoke(app, ["oversight", "select", str(ledger), "--budget", "3",
+                               "--policy", "oracle"]).exit_code == 1

@@ -25,6 +25,22 @@ ELEMENT_PRICES = {"Cu": ("wb_pink_sheet", "COPPER"), "Au": ("wb_pink_sheet", "GO
                   "Pt": ("wb_pink_sheet", "PLATINUM"), "Pd": ("imf_pcps", "PPALLA")}
 
 
+def _element_prices(con, elements, year: int) -> dict[str, float]:
+    """USD/t of each element that has a warehouse price: the annual average of `year`."""
+    from critmin.catalog.units import price_to_usd_per_t
+    prices = {}
+    for element in elements:
+        if element not in ELEMENT_PRICES:
+            continue
+        source, series = ELEMENT_PRICES[element]
+        rows = con.execute(
+            "SELECT avg(price), any_value(unit) FROM prices WHERE source = ? AND series = ? "
+            "AND year(period) = ?", [source, series, year]).fetchall()
+        if rows and rows[0][0] is not None:
+            prices[element] = price_to_usd_per_t(rows[0][0], rows[0][1])
+    return prices
+
+
 def _banner(ledger) -> None:
     if ledger.synthetic:
         err.print(SYNTHETIC)
@@ -98,7 +114,6 @@ def oversight_value(
 ):
     """Value under-declared by the checked shipments and the mineral extraction tax lost,
     per laboratory, exporter or month, with bootstrap intervals (USD)."""
-    from critmin.catalog.units import price_to_usd_per_t
     from critmin.oversight import terms as terms_mod
     from critmin.oversight import valuation
     from critmin.oversight.bias import paired_assays
@@ -113,17 +128,7 @@ def oversight_value(
         control = pairs.pivot_table(index="shipment_id", columns="element", values="control")
         ship = led.shipments.set_index("shipment_id").loc[declared.index]
         year = int(pd.to_datetime(ship["date"]).dt.year.mode().iloc[0])
-        con = _connect()
-        prices = {}
-        for element in declared.columns:
-            if element not in ELEMENT_PRICES:
-                continue
-            source, series = ELEMENT_PRICES[element]
-            rows = con.execute(
-                "SELECT avg(price), any_value(unit) FROM prices WHERE source = ? AND series = ? "
-                "AND year(period) = ?", [source, series, year]).fetchall()
-            if rows and rows[0][0] is not None:
-                prices[element] = price_to_usd_per_t(rows[0][0], rows[0][1])
+        prices = _element_prices(_connect(), declared.columns, year)
         units = led.element_units()
         contract = terms_mod.load_terms(terms) if terms else terms_mod.default_terms()
         # shipments carry different element sets (copper concentrate, gold ore...): value each
@@ -179,4 +184,40 @@ def oversight_mirror(
         render(gaps[cols].reset_index(drop=True), fmt, title="mirror-trade gaps (USD)",
                meta={"note": mirror.LEAD_NOTE})
     except (CritminError, ValueError) as exc:
+        _fail(exc)
+
+
+@oversight_app.command("select")
+def oversight_select(
+    ledger: Path = typer.Argument(..., help="ledger folder"),
+    budget: int = typer.Option(..., "--budget", help="control samples this period"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="random seed (logged either way)"),
+    period: Optional[str] = typer.Option(None, "--period", help="YYYY-MM; default all shipments"),
+    policy: str = typer.Option("risk", "--policy", help="risk, value or random"),
+    random_share: float = typer.Option(0.10, "--random-share",
+                                       help="share picked at random (never zero)"),
+    fmt: Format = FormatOpt,
+):
+    """Choose shipments for state control sampling under a budget: a random share for
+    unbiased monitoring plus risk-based picks by expected recoverable value; every pick
+    logged with its reason and the seed."""
+    import secrets
+
+    from critmin.oversight.schema import load_ledger
+    from critmin.oversight.selection import select_from_ledger
+    try:
+        if policy == "oracle":
+            raise CritminError("--policy oracle needs the true biases: simulation only")
+        led = load_ledger(ledger)
+        _banner(led)
+        seed = seed if seed is not None else secrets.randbelow(2**31)
+        year = int(pd.to_datetime(led.shipments["date"]).dt.year.mode().iloc[0])
+        elements = led.certificates["element"].unique()
+        sel = select_from_ledger(led, budget, period=period, policy=policy,
+                                 random_share=random_share, random_state=seed,
+                                 prices_usd_per_t=_element_prices(_connect(), elements, year))
+        render(sel.log, fmt, title=f"shipments selected for control sampling ({policy})",
+               meta={"seed": sel.seed, "policy": sel.policy, "n_random": sel.n_random,
+                     "budget": budget})
+    except (CritminError, ValueError, KeyError) as exc:
         _fail(exc)
