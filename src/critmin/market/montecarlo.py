@@ -1,0 +1,155 @@
+"""Monte Carlo over elasticity priors: draw (ε_s, η) per scenario row from elasticities.csv
+(triangular, short run; notes §3.1 [memory] priors) and clear the base and the shocked world
+market with the same draws (common random numbers) in one vectorised `clear_world` call each.
+
+`run(market, shocks, draws, seed)` → one row per draw; `summary(table)` → P5/P50/P95. The same
+seed gives identical draws and results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from critmin.market.clear import clear_world
+from critmin.market.model import Market, MarketError
+
+__all__ = ["ELASTICITIES_FILE", "draw_elasticities", "elasticity_priors", "loss_making_at", "run",
+           "summary"]
+
+ELASTICITIES_FILE = Path(__file__).resolve().parent / "elasticities.csv"
+QUANTILES = {"P5": 0.05, "P50": 0.50, "P95": 0.95}
+
+
+def elasticity_priors(commodity: str, horizon: str = "short_run", path=None) -> pd.DataFrame:
+    """The supply and demand rows of `commodity` (columns side, distribution, low, mode, high,
+    source). MarketError names the file when the commodity has none."""
+    path = Path(path) if path is not None else ELASTICITIES_FILE
+    t = pd.read_csv(path)
+    t = t[(t["commodity"].astype(str).str.casefold() == commodity.casefold())
+          & (t["horizon"] == horizon)]
+    if set(t["side"]) != {"supply", "demand"}:
+        raise MarketError(f"no {horizon} supply and demand elasticity priors for {commodity!r} "
+                          f"in {path.name} ({path})")
+    bad = t[(t["distribution"] != "triangular") | ~(t["low"] <= t["mode"])
+            | ~(t["mode"] <= t["high"])]
+    if not bad.empty:
+        raise MarketError(f"{path.name}: {commodity} row(s) {list(bad['side'])} need "
+                          f"distribution 'triangular' and low <= mode <= high")
+    return t.reset_index(drop=True)
+
+
+def _triangular(rng: np.random.Generator, low: float, mode: float, high: float, n: int):
+    if high == low:
+        return np.full(n, float(low))
+    return rng.triangular(low, mode, high, size=n)
+
+
+def draw_elasticities(commodity: str, draws: int, random_state=None) -> pd.DataFrame:
+    """`draws` rows of supply_elasticity (≥ 0) and demand_elasticity (≤ 0) from the priors.
+    random_state: a seed or a numpy Generator; the same seed gives the same draws."""
+    if draws < 1:
+        raise MarketError("draws must be >= 1")
+    rng = np.random.default_rng(random_state)
+    pri = elasticity_priors(commodity).set_index("side")
+    out = {}
+    for side in ("supply", "demand"):
+        r = pri.loc[side]
+        out[f"{side}_elasticity"] = _triangular(rng, float(r["low"]), float(r["mode"]),
+                                                float(r["high"]), draws)
+    return pd.DataFrame(out)
+
+
+def loss_making_at(market: Market, price: np.ndarray) -> np.ndarray:
+    """L(p*) per draw: share of (shocked) base output whose C1 is above the price; rows
+    without a C1 (stock releases, new supply) use their cash cost."""
+    P = market.producers
+    c1 = (pd.to_numeric(P["c1_usd_per_t"], errors="coerce") if "c1_usd_per_t" in P
+          else pd.Series(np.nan, index=P.index))
+    c1 = c1.fillna(P["cost_usd_per_t"].astype(float)).to_numpy(float)
+    w = P["base_output_t"].to_numpy(float)
+    return (w[None, :] * (c1[None, :] > price[:, None])).sum(1) / w.sum()
+
+
+def _hhi(market: Market, output: np.ndarray, base: Market, country_output) -> np.ndarray:
+    """HHI (0..1) over countries per draw. Rows with a real country count for it; the world
+    residual rows (country 'WLD') are spread over countries in proportion to their base-year
+    production net of the named rows (`country_output`, t by ISO3), scaled by the residual's
+    output relative to its base output."""
+    P = market.producers
+    country = P["country"].astype(str).to_numpy()
+    resid = country == "WLD"
+    named_out = pd.DataFrame(output[:, ~resid], columns=country[~resid]).T.groupby(level=0).sum().T
+    if country_output is None:
+        q = named_out.copy()
+        if resid.any():
+            q["WLD"] = output[:, resid].sum(1)
+        a = q.to_numpy(float)
+    else:
+        co = pd.Series(country_output, dtype=float)
+        bp = base.producers
+        named_base = bp.loc[bp["country"] != "WLD"].groupby("country")["base_output_t"].sum()
+        rest = (co - named_base.reindex(co.index).fillna(0)).clip(lower=0)
+        base_resid = float(bp.loc[bp["country"] == "WLD", "base_output_t"].sum())
+        scale = output[:, resid].sum(1) / base_resid if base_resid > 0 else np.zeros(len(output))
+        cols = sorted(set(rest.index) | set(named_out.columns))
+        a = (np.outer(scale, rest.reindex(cols).fillna(0).to_numpy())
+             + named_out.reindex(columns=cols).fillna(0).to_numpy())
+    tot = a.sum(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ((a / tot) ** 2).sum(1)
+
+
+def _clear(market: Market, el: pd.DataFrame):
+    P = market.producers
+    curve_rows = (P["band"].notna().to_numpy() if "band" in P
+                  else np.ones(len(P), dtype=bool))
+    eps = np.where(curve_rows[None, :], el["supply_elasticity"].to_numpy()[:, None],
+                   P["supply_elasticity"].to_numpy(float)[None, :])
+    eta = el["demand_elasticity"].to_numpy()[:, None]
+    return clear_world(market, supply_elasticity=eps, demand_elasticity=eta)
+
+
+def run(market: Market, shocks=None, draws: int = 1000, seed=None, *,
+        country_output=None) -> pd.DataFrame:
+    """Per draw: the drawn elasticities; base_price and price (USD/t, clearing the base and the
+    shocked market with the same draws); price_change_share; shortfall_t; demand_destroyed_t;
+    stock_release_t; base_loss_making_share and loss_making_share (L at each price, from C1);
+    hhi_before and hhi_after (over countries, see `_hhi`; country_output: base-year production
+    by ISO3, e.g. World Mining Data).
+
+    shocks: the shocked Market (from `apply_scenario`), a Scenario (applied here), or None
+    (the base market only)."""
+    from critmin.market.scenario import Scenario, apply_scenario
+    if isinstance(shocks, Scenario):
+        shocks, _ = apply_scenario(market, shocks)
+    shocked = market if shocks is None else shocks
+    if not isinstance(shocked, Market):
+        raise MarketError(f"shocks must be a Market, a Scenario or None, not {type(shocks)}")
+    el = draw_elasticities(market.commodity, draws, seed)
+    rb, rs = _clear(market, el), _clear(shocked, el)
+    out = el.copy()
+    out.insert(0, "draw", np.arange(draws))
+    out["base_price"] = rb.price
+    out["price"] = rs.price
+    out["price_change_share"] = rs.price / rb.price - 1
+    out["shortfall_t"] = rs.shortfall_t
+    out["demand_destroyed_t"] = rs.demand_destroyed_t
+    out["stock_release_t"] = rs.stock_release
+    out["base_loss_making_share"] = loss_making_at(market, rb.price)
+    out["loss_making_share"] = loss_making_at(shocked, rs.price)
+    out["hhi_before"] = _hhi(market, rb.output, market, country_output)
+    out["hhi_after"] = _hhi(shocked, rs.output, market, country_output)
+    return out
+
+
+def summary(table: pd.DataFrame, columns=None) -> pd.DataFrame:
+    """P5 / P50 / P95 (and mean) of each numeric column but `draw`, one row per metric."""
+    cols = columns or [c for c in table.columns if c != "draw"]
+    q = table[cols].quantile(list(QUANTILES.values())).T
+    q.columns = list(QUANTILES)
+    q["mean"] = table[cols].mean()
+    q.index.name = "metric"
+    return q
