@@ -1,0 +1,545 @@
+"""Writing to the registry: register parties, declare shipments, file certificates and assays,
+correct them. Every function takes a `Session` and the acting user's id, validates the whole
+submission before writing anything, writes, and appends one hash-chained audit entry per row
+written, all in the caller's transaction (functions flush, never commit).
+
+Rules (docs/data.md, "Registry database"):
+
+- **All or nothing.** Rows are validated first (each against its pydantic model from
+  `critmin.oversight.schema`, then references to shipments, laboratories and exporters,
+  units against the element's declared unit, duplicates); any problem raises
+  `RegistryValidationError` listing every `(row, field, problem)`, rows 1-based data rows,
+  and nothing is written.
+- **Idempotency.** A submission with an `idempotency_key` already used returns the first
+  result (`Filed.replayed` = True) and writes nothing; the same key with a different request
+  or by another actor raises `IdempotencyConflictError`.
+- **Append-only evidence.** A correction is a new row: `version` = old + 1, `supersedes_id` =
+  old id, a non-empty `reason`; the caller states the version it corrects
+  (`expected_version`), and a stale one raises `ConcurrencyError`.
+- **Audit chain.** Entry n stores `payload_sha256` = `row_sha256(row)` and
+  `prev_sha256` = entry n-1's `entry_sha256`; `entry_sha256` = `entry_sha256(entry)`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy import Boolean, Date, DateTime, Float, Integer, insert, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from critmin.errors import CritminError
+from critmin.oversight import schema as ledger
+from critmin.registry import models as m
+
+GENESIS = "0" * 64
+
+
+# ---------------------------------------------------------------------------------------------
+# errors (candidates for critmin.errors)
+
+
+class RegistryError(CritminError):
+    """A registry write or check that cannot proceed."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int          # 1-based data row of the submission
+    field: str | None
+    problem: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}" + (f", field {self.field!r}" if self.field else "") + \
+            f": {self.problem}"
+
+
+class RegistryValidationError(RegistryError, ValueError):
+    """A submission with invalid rows; nothing was written. `errors` lists every row error."""
+
+    def __init__(self, table: str, errors: list[RowError]):
+        self.table = table
+        self.errors = errors
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"{table}: nothing filed; {errors[0]}{more}")
+
+
+class IdempotencyConflictError(RegistryError):
+    """An idempotency key reused for a different request or by a different actor."""
+
+
+class ConcurrencyError(RegistryError):
+    """A correction of a version that is no longer the latest (someone corrected it first)."""
+
+
+class AppendOnlyError(RegistryError):
+    """An attempt to update or delete a registered row."""
+
+
+# ---------------------------------------------------------------------------------------------
+# hashing
+
+
+def _canon_value(value: Any, coltype) -> Any:
+    """A column value in the form hashed, the same whether written or read back from either
+    database: floats as `repr`, dates ISO, datetimes ISO in UTC (naive read as UTC)."""
+    if value is None:
+        return None
+    if isinstance(coltype, Float):
+        return repr(float(value))
+    if isinstance(coltype, Boolean):
+        return bool(value)
+    if isinstance(coltype, Integer):
+        return int(value)
+    if isinstance(coltype, DateTime):
+        if isinstance(value, str):
+            value = _dt.datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_dt.timezone.utc)
+        return value.astimezone(_dt.timezone.utc).isoformat(timespec="microseconds")
+    if isinstance(coltype, Date):
+        return (value if isinstance(value, str) else value.isoformat())[:10]
+    return str(value)
+
+
+def _sha(obj: Any) -> str:
+    raw = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                     default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def row_sha256(table: str, row: Mapping[str, Any]) -> str:
+    """SHA-256 of a row: canonical JSON (sorted keys, no spaces) of `{"table": table,
+    "row": {column: canonical value}}` over every column of the table."""
+    cols = m.APPEND_ONLY[table].__table__.columns
+    return _sha({"table": table,
+                 "row": {c.name: _canon_value(row.get(c.name), c.type) for c in cols}})
+
+
+ENTRY_FIELDS = ("seq", "actor", "at", "action", "table", "row_key", "payload_sha256",
+                "prev_sha256")
+
+
+def entry_sha256(entry: Mapping[str, Any]) -> str:
+    """SHA-256 of an audit entry: canonical JSON of its `ENTRY_FIELDS` (seq as integer)."""
+    return _sha({k: (int(entry[k]) if k == "seq" else entry[k]) for k in ENTRY_FIELDS})
+
+
+def row_key(table: str, row: Mapping[str, Any]) -> str:
+    pk = m.APPEND_ONLY[table].__table__.primary_key.columns
+    return "|".join(str(row[c.name]) for c in pk)
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def _iso(t: _dt.datetime) -> str:
+    return t.isoformat(timespec="microseconds")
+
+
+def _append_audit(session: Session, actor: str, action: str, table: str,
+                  rows: list[Mapping[str, Any]], at: _dt.datetime) -> tuple[int, int]:
+    """Append one chained entry per row; returns (first seq, last seq). On PostgreSQL a
+    transaction-scoped advisory lock serialises appenders; on SQLite the write lock does."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(727146)"))
+    last = session.execute(select(m.AuditEntry.seq, m.AuditEntry.entry_sha256)
+                           .order_by(m.AuditEntry.seq.desc()).limit(1)).first()
+    seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+    first = seq + 1
+    entries = []
+    for row in rows:
+        seq += 1
+        e = {"seq": seq, "actor": actor, "at": _iso(at), "action": action, "table": table,
+             "row_key": row_key(table, row), "payload_sha256": row_sha256(table, row),
+             "prev_sha256": prev}
+        e["entry_sha256"] = prev = entry_sha256(e)
+        entries.append({**{k: v for k, v in e.items() if k != "table"}, "table_name": table})
+    if entries:
+        session.execute(insert(m.AuditEntry), entries)
+    return first, seq
+
+
+# ---------------------------------------------------------------------------------------------
+# results and idempotency
+
+
+@dataclass(frozen=True)
+class Filed:
+    """What a submission wrote: the table, the keys of its rows in submission order, the audit
+    entries (first and last seq) and whether this is a replay of an earlier submission."""
+    table: str
+    keys: tuple
+    audit_seq: tuple[int, int]
+    replayed: bool = False
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def to_json(self) -> str:
+        return json.dumps({"table": self.table, "keys": list(self.keys),
+                           "audit_seq": list(self.audit_seq)})
+
+    @classmethod
+    def from_json(cls, raw: str) -> Filed:
+        d = json.loads(raw)
+        return cls(d["table"], tuple(d["keys"]), tuple(d["audit_seq"]), replayed=True)
+
+
+def _replay(session: Session, key: str | None, actor: str, action: str,
+            request_hash: str) -> Filed | None:
+    if key is None:
+        return None
+    found = session.get(m.IdempotencyKey, key)
+    if found is None:
+        return None
+    if found.actor != actor or found.action != action or found.request_sha256 != request_hash:
+        raise IdempotencyConflictError(
+            f"idempotency key {key!r} was used by {found.actor!r} for another {found.action} "
+            "request; use a new key for a new submission")
+    return Filed.from_json(found.result_json)
+
+
+def _remember(session: Session, key: str | None, actor: str, action: str,
+              request_hash: str, result: Filed, at: _dt.datetime) -> None:
+    if key is not None:
+        session.add(m.IdempotencyKey(key=key, actor=actor, action=action,
+                                     request_sha256=request_hash, result_json=result.to_json(),
+                                     at=_iso(at)))
+        session.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+
+
+def _records(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    if isinstance(rows, pd.DataFrame):
+        return rows.astype(object).where(rows.notna(), None).to_dict("records")
+    return [dict(r) for r in rows]
+
+
+_ADAPTERS: dict[type, TypeAdapter] = {}
+
+
+def _validate(table: str, model: type[BaseModel], records: list[dict],
+              errors: list[RowError]) -> list[dict | None]:
+    """Each record through `model`; errors collected; returns dumped rows (None if invalid)."""
+    adapter = _ADAPTERS.setdefault(model, TypeAdapter(list[model]))
+    try:
+        return [r.model_dump() for r in adapter.validate_python(records)]
+    except ValidationError as e:
+        bad: set[int] = set()
+        for err in e.errors():
+            loc = err["loc"]
+            i = loc[0] if loc and isinstance(loc[0], int) else 0
+            fld = str(loc[1]) if len(loc) > 1 else None
+            msg = err["msg"].removeprefix("Value error, ")
+            if fld is not None and "input" in err and not isinstance(err["input"], dict):
+                msg += f" (got {err['input']!r})"
+            errors.append(RowError(i + 1, fld, msg))
+            bad.add(i)
+    out: list[dict | None] = []
+    for i, r in enumerate(records):
+        out.append(None if i in bad else model.model_validate(r).model_dump())
+    return out
+
+
+def _existing(session: Session, col, values: set) -> set:
+    found: set = set()
+    values = list(values)
+    for i in range(0, len(values), 1000):
+        found |= set(session.scalars(select(col).where(col.in_(values[i:i + 1000]))))
+    return found
+
+
+def _check_refs(session: Session, rows: list[dict | None], refs: dict[str, Any],
+                errors: list[RowError]) -> None:
+    """Every row's `field` value must exist in the referenced column."""
+    for fld, col in refs.items():
+        known = _existing(session, col, {r[fld] for r in rows if r is not None})
+        for i, r in enumerate(rows):
+            if r is not None and r[fld] not in known:
+                errors.append(RowError(i + 1, fld, f"{fld} {r[fld]!r} is not registered in "
+                                       f"{col.table.name}"))
+
+
+def _check_units(rows: list[dict | None], errors: list[RowError]) -> None:
+    for i, r in enumerate(rows):
+        if r is None:
+            continue
+        declared = ledger.DEFAULT_ELEMENT_UNITS.get(r["element"])
+        if declared is None:
+            errors.append(RowError(i + 1, "element", f"element {r['element']!r} has no "
+                                   "declared unit"))
+        elif r["unit"] != declared:
+            errors.append(RowError(i + 1, "unit", f"unit {r['unit']!r} contradicts the "
+                                   f"declared unit {declared!r} of element {r['element']!r}"))
+
+
+def _check_unique(session: Session, table: str, rows: list[dict | None], key: str,
+                  errors: list[RowError]) -> None:
+    col = m.APPEND_ONLY[table].__table__.c[key]
+    known = _existing(session, col, {r[key] for r in rows if r is not None})
+    seen: dict[Any, int] = {}
+    for i, r in enumerate(rows):
+        if r is None:
+            continue
+        if r[key] in known:
+            errors.append(RowError(i + 1, key, f"{key} {r[key]!r} is already registered"))
+        elif r[key] in seen:
+            errors.append(RowError(i + 1, key, f"{key} {r[key]!r} repeats row {seen[r[key]]}"))
+        else:
+            seen[r[key]] = i + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+
+
+def _submit(session: Session, actor: str, table: str, model: type[BaseModel], rows,
+            *, idempotency_key: str | None, checks, extra: dict[str, Any] | None = None
+            ) -> Filed:
+    action = f"file:{table}"
+    records = _records(rows)
+    request_hash = _sha({"table": table, "rows": records}) if idempotency_key else ""
+    replay = _replay(session, idempotency_key, actor, action, request_hash)
+    if replay is not None:
+        return replay
+    if not records:
+        raise RegistryValidationError(table, [RowError(1, None, "no rows submitted")])
+    errors: list[RowError] = []
+    valid = _validate(table, model, records, errors)
+    checks(valid, errors)
+    if errors:
+        errors.sort(key=lambda e: e.row)
+        raise RegistryValidationError(table, errors)
+    at = _now()
+    cols = m.APPEND_ONLY[table].__table__.columns
+    write = [{**{k: v for k, v in r.items() if k in cols}, **(extra or {})} for r in valid]
+    if table in m.EVIDENCE:
+        for r in write:
+            r.update(version=1, supersedes_id=None, reason=None, filed_by=actor, filed_at=at)
+    cls = m.APPEND_ONLY[table]
+    pk = cls.__table__.primary_key.columns
+    if len(pk) == 1 and list(pk)[0].autoincrement is True:
+        ids = session.scalars(insert(cls).returning(list(pk)[0], sort_by_parameter_order=True),
+                              write).all()
+        for r, i in zip(write, ids):
+            r[list(pk)[0].name] = i
+    else:
+        session.execute(insert(cls), write)
+    for r in write:
+        for c in cols:
+            r.setdefault(c.name, None)
+    seqs = _append_audit(session, actor, "file", table, write, at)
+    result = Filed(table, tuple(row_key(table, r) if len(pk) > 1 else r[list(pk)[0].name]
+                                for r in write), seqs)
+    _remember(session, idempotency_key, actor, action, request_hash, result, at)
+    return result
+
+
+def register_exporters(session: Session, actor: str, rows, *,
+                       idempotency_key: str | None = None) -> Filed:
+    """Register exporters (`critmin.oversight.schema.Exporter` rows)."""
+    return _submit(session, actor, "exporters", ledger.Exporter, rows,
+                   idempotency_key=idempotency_key,
+                   checks=lambda v, e: _check_unique(session, "exporters", v, "exporter_id", e))
+
+
+def register_laboratories(session: Session, actor: str, rows, *,
+                          idempotency_key: str | None = None) -> Filed:
+    """Register laboratories (`critmin.oversight.schema.Laboratory` rows)."""
+    return _submit(session, actor, "laboratories", ledger.Laboratory, rows,
+                   idempotency_key=idempotency_key,
+                   checks=lambda v, e: _check_unique(session, "laboratories", v,
+                                                     "laboratory_id", e))
+
+
+def declare_shipments(session: Session, actor: str, rows, *,
+                      idempotency_key: str | None = None) -> Filed:
+    """Declare shipments (`critmin.oversight.schema.Shipment` rows) of registered exporters."""
+    def checks(v, e):
+        _check_unique(session, "shipments", v, "shipment_id", e)
+        _check_refs(session, v, {"exporter_id": m.Exporter.exporter_id}, e)
+    return _submit(session, actor, "shipments", ledger.Shipment, rows,
+                   idempotency_key=idempotency_key, checks=checks)
+
+
+def _result_checks(session: Session):
+    def checks(v, e):
+        _check_refs(session, v, {"shipment_id": m.Shipment.shipment_id,
+                                 "laboratory_id": m.Laboratory.laboratory_id}, e)
+        _check_units(v, e)
+    return checks
+
+
+def file_certificates(session: Session, actor: str, rows, *,
+                      idempotency_key: str | None = None) -> Filed:
+    """File certificate results (`critmin.oversight.schema.CertificateResult` rows: a
+    DataFrame or dicts) as version 1, all or nothing. Raises `RegistryValidationError`
+    naming every bad (row, field) before writing anything."""
+    return _submit(session, actor, "certificates", ledger.CertificateResult, rows,
+                   idempotency_key=idempotency_key, checks=_result_checks(session))
+
+
+def record_control_assays(session: Session, actor: str, rows, *,
+                          idempotency_key: str | None = None) -> Filed:
+    """Record control assays (`ControlAssay` rows of kind 'control') or, for rows of kind
+    'umpire', refuse them: umpire results go through `record_umpire_assays`."""
+    return _assays(session, actor, rows, "control", idempotency_key)
+
+
+def record_umpire_assays(session: Session, actor: str, rows, *,
+                         idempotency_key: str | None = None) -> Filed:
+    """Record umpire assays (`ControlAssay` rows of kind 'umpire', the default here)."""
+    return _assays(session, actor, rows, "umpire", idempotency_key)
+
+
+def _assays(session, actor, rows, kind, idempotency_key) -> Filed:
+    table = "control_assays" if kind == "control" else "umpire_assays"
+    records = _records(rows)
+    for r in records:
+        r.setdefault("kind", kind)
+    base = _result_checks(session)
+
+    def checks(v, e):
+        base(v, e)
+        for i, r in enumerate(v):
+            if r is not None and r["kind"] != kind:
+                e.append(RowError(i + 1, "kind", f"kind {r['kind']!r} does not belong in "
+                                  f"{table}"))
+    return _submit(session, actor, table, ledger.ControlAssay, records,
+                   idempotency_key=idempotency_key, checks=checks)
+
+
+def assign_laboratory(session: Session, actor: str, shipment_id: str, laboratory_id: str,
+                      role: str) -> Filed:
+    """Assign a laboratory to a shipment as its 'exporter', 'control' or 'umpire' lab."""
+    if role not in m.ASSIGNMENT_ROLES:
+        raise RegistryValidationError("lab_assignments", [RowError(
+            1, "role", f"role {role!r} is not one of {', '.join(m.ASSIGNMENT_ROLES)}")])
+    errors: list[RowError] = []
+    row = {"shipment_id": shipment_id, "laboratory_id": laboratory_id, "role": role}
+    _check_refs(session, [row], {"shipment_id": m.Shipment.shipment_id,
+                                 "laboratory_id": m.Laboratory.laboratory_id}, errors)
+    if errors:
+        raise RegistryValidationError("lab_assignments", errors)
+    at = _now()
+    row["id"] = session.scalar(insert(m.LabAssignment).returning(m.LabAssignment.id), row)
+    seqs = _append_audit(session, actor, "file", "lab_assignments", [row], at)
+    return Filed("lab_assignments", (row["id"],), seqs)
+
+
+def register_user(session: Session, actor: str, user_id: str, role: str, *,
+                  party_id: str | None = None, password_hash: str | None = None) -> Filed:
+    """Register a user acting in `role` (exporter, laboratory, inspector, auditor, admin)."""
+    if role not in m.ROLES:
+        raise RegistryValidationError("users", [RowError(
+            1, "role", f"role {role!r} is not one of {', '.join(m.ROLES)}")])
+    row = {"user_id": user_id, "role": role, "party_id": party_id,
+           "password_hash": password_hash}
+    errors: list[RowError] = []
+    _check_unique(session, "users", [row], "user_id", errors)
+    if errors:
+        raise RegistryValidationError("users", errors)
+    at = _now()
+    session.execute(insert(m.User), [row])
+    seqs = _append_audit(session, actor, "file", "users", [row], at)
+    return Filed("users", (user_id,), seqs)
+
+
+def correct_evidence(session: Session, actor: str, table: str, id: int, *, reason: str,
+                     expected_version: int, changes: Mapping[str, Any],
+                     idempotency_key: str | None = None) -> Filed:
+    """File a correction of evidence row `id` in `table`: a new row with `changes` applied,
+    `version` + 1, `supersedes_id` = `id` and `reason`. The old row is left untouched.
+
+    `expected_version` is the version the caller read; if the row is not the latest version
+    (it has been superseded) or its version differs, raises `ConcurrencyError`.
+    """
+    if table not in m.EVIDENCE:
+        raise RegistryError(f"{table!r} holds no evidence; evidence tables: "
+                            f"{', '.join(m.EVIDENCE)}")
+    cls = m.EVIDENCE[table]
+    action = f"correct:{table}"
+    request_hash = _sha({"id": id, "reason": reason, "expected_version": expected_version,
+                         "changes": {k: _canon_value(v, cls.__table__.c[k].type)
+                                     if k in cls.__table__.c else str(v)
+                                     for k, v in changes.items()}})
+    replay = _replay(session, idempotency_key, actor, action, request_hash)
+    if replay is not None:
+        return replay
+    if not reason or not reason.strip():
+        raise RegistryValidationError(table, [RowError(1, "reason", "a correction needs a "
+                                                       "reason")])
+    old = session.execute(select(cls.__table__).where(cls.id == id)).mappings().first()
+    if old is None:
+        raise RegistryError(f"{table} id {id} does not exist")
+    newer = session.scalar(select(cls.id).where(cls.supersedes_id == id))
+    if newer is not None or old["version"] != expected_version:
+        raise ConcurrencyError(
+            f"{table} id {id} is version {old['version']}"
+            + (f", superseded by id {newer}" if newer is not None else "")
+            + f"; you corrected version {expected_version}: reload the latest and retry")
+    fixed = {"id", "version", "supersedes_id", "reason", "filed_by", "filed_at"}
+    bad = [k for k in changes if k in fixed or k not in cls.__table__.c]
+    if bad:
+        raise RegistryValidationError(table, [RowError(1, bad[0], "not a correctable field")])
+    model = ledger.CertificateResult if table == "certificates" else ledger.ControlAssay
+    candidate = {k: v for k, v in {**old, **changes}.items()
+                 if k in model.model_fields and k not in fixed}
+    if model is ledger.ControlAssay:
+        candidate["kind"] = "control" if table == "control_assays" else "umpire"
+    errors: list[RowError] = []
+    valid = _validate(table, model, [candidate], errors)
+    _result_checks(session)(valid, errors)
+    if errors:
+        raise RegistryValidationError(table, errors)
+    at = _now()
+    new = {**dict(old), **changes, "version": old["version"] + 1, "supersedes_id": id,
+           "reason": reason.strip(), "filed_by": actor, "filed_at": at}
+    new.pop("id")
+    try:
+        with session.begin_nested():
+            new["id"] = session.scalar(insert(cls).returning(cls.id), new)
+    except IntegrityError:
+        raise ConcurrencyError(f"{table} id {id} was corrected concurrently; reload the "
+                               "latest version and retry") from None
+    seqs = _append_audit(session, actor, "correct", table, [new], at)
+    result = Filed(table, (new["id"],), seqs)
+    _remember(session, idempotency_key, actor, action, request_hash, result, at)
+    return result
+
+
+def correct_certificate(session: Session, actor: str, id: int, *, reason: str,
+                        expected_version: int, changes: Mapping[str, Any],
+                        idempotency_key: str | None = None) -> Filed:
+    """Correct certificate result `id`: see `correct_evidence`."""
+    return correct_evidence(session, actor, "certificates", id, reason=reason,
+                            expected_version=expected_version, changes=changes,
+                            idempotency_key=idempotency_key)
+
+
+def history(session: Session, table: str, id: int) -> list[dict[str, Any]]:
+    """Every version of evidence row `id`'s lineage, oldest first."""
+    cls = m.EVIDENCE[table]
+    chain: list[dict[str, Any]] = []
+    cur = session.execute(select(cls.__table__).where(cls.id == id)).mappings().first()
+    while cur is not None and cur["supersedes_id"] is not None:
+        cur = session.execute(select(cls.__table__).where(cls.id == cur["supersedes_id"])
+                              ).mappings().first()
+    while cur is not None:
+        chain.append(dict(cur))
+        cur = session.execute(select(cls.__table__).where(cls.supersedes_id == cur["id"])
+                              ).mappings().first()
+    return chain
+

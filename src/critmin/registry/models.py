@@ -1,0 +1,198 @@
+"""The registry schema: SQLAlchemy 2 declarative models, one per table.
+
+| table | key | kind | one row per |
+| --- | --- | --- | --- |
+| `exporters` | `exporter_id` | register | exporter (subsoil user) |
+| `laboratories` | `laboratory_id` | register | laboratory |
+| `users` | `user_id` | register | person acting in a role for a party |
+| `shipments` | `shipment_id` | register | shipment declared for export |
+| `lab_assignments` | `id` | register | laboratory assigned to a shipment in a role |
+| `certificates` | `id` | evidence | element result on a certificate, one version |
+| `control_assays` | `id` | evidence | element result of a state control assay |
+| `umpire_assays` | `id` | evidence | element result of an umpire assay |
+| `audit_log` | `seq` | audit | write (one per row written), hash-chained |
+| `idempotency_keys` | `key` | bookkeeping | submission, to replay a retried request |
+
+Field names follow `critmin.oversight.schema` (the ledger's record kinds). Every row of every
+table except `audit_log` and `idempotency_keys` is written once and never updated or deleted
+(enforced in the ORM by `Session` events; tampering in SQL is caught by `verify_chain`). An
+evidence correction is a new row with `version` = old + 1, `supersedes_id` = old id and a
+`reason`; `supersedes_id` is unique, so a version is superseded at most once (optimistic
+concurrency: of two concurrent corrections of version n, one fails).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Integer,
+                        String, Text, UniqueConstraint, event)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+ROLES = ("exporter", "laboratory", "inspector", "auditor", "admin")
+ASSIGNMENT_ROLES = ("exporter", "control", "umpire")
+HIRED_BY = ("exporter", "buyer", "state", "umpire")
+GRADE_UNITS = ("%", "g/t", "ppm", "ppb")
+
+
+def _in(col: str, values: tuple[str, ...]) -> str:
+    return f"{col} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Exporter(Base):
+    """An exporter: a subsoil user holding an export licence."""
+    __tablename__ = "exporters"
+    exporter_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(256))
+    subsoil_use_contract: Mapped[str | None] = mapped_column(String(128))
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Laboratory(Base):
+    """A laboratory and who hires it."""
+    __tablename__ = "laboratories"
+    __table_args__ = (CheckConstraint(_in("hired_by", HIRED_BY), name="ck_lab_hired_by"),)
+    laboratory_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(256))
+    accreditation: Mapped[str | None] = mapped_column(String(128))
+    hired_by: Mapped[str] = mapped_column(String(16), default="exporter")
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class User(Base):
+    """A person acting in one role for one party (an exporter or laboratory id; none for
+    inspector, auditor and admin). `password_hash` is a placeholder for the API's auth."""
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="ck_user_role"),)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    party_id: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+
+
+class Shipment(Base):
+    """A shipment (lot or sub-lot) declared for export; masses in metric tonnes."""
+    __tablename__ = "shipments"
+    shipment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    exporter_id: Mapped[str] = mapped_column(ForeignKey("exporters.exporter_id"), index=True)
+    hs6: Mapped[str] = mapped_column(String(6))
+    commodity: Mapped[str | None] = mapped_column(String(64))
+    wet_t: Mapped[float] = mapped_column(Float)
+    moisture_pct: Mapped[float] = mapped_column(Float)
+    dry_t: Mapped[float] = mapped_column(Float)
+    destination: Mapped[str] = mapped_column(String(3))
+    declared_value_usd: Mapped[float | None] = mapped_column(Float)
+    date: Mapped[_dt.date] = mapped_column(Date)
+    lot: Mapped[str | None] = mapped_column(String(64))
+    sub_lot: Mapped[str | None] = mapped_column(String(64))
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LabAssignment(Base):
+    """A laboratory assigned to test a shipment as the exporter's, control or umpire lab."""
+    __tablename__ = "lab_assignments"
+    __table_args__ = (UniqueConstraint("shipment_id", "laboratory_id", "role"),
+                      CheckConstraint(_in("role", ASSIGNMENT_ROLES), name="ck_assignment_role"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.shipment_id"))
+    laboratory_id: Mapped[str] = mapped_column(ForeignKey("laboratories.laboratory_id"))
+    role: Mapped[str] = mapped_column(String(16))
+
+
+class _Evidence:
+    """Columns of every evidence table: an element result plus version bookkeeping."""
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.shipment_id"), index=True)
+    laboratory_id: Mapped[str] = mapped_column(ForeignKey("laboratories.laboratory_id"),
+                                               index=True)
+    method: Mapped[str | None] = mapped_column(String(128))
+    element: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(8))
+    detection_limit: Mapped[float | None] = mapped_column(Float)
+    date: Mapped[_dt.date | None] = mapped_column(Date)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    reason: Mapped[str | None] = mapped_column(Text)
+    filed_by: Mapped[str] = mapped_column(String(64))
+    filed_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Certificate(_Evidence, Base):
+    """One element result on an exporter's laboratory certificate (one version of it)."""
+    __tablename__ = "certificates"
+    __table_args__ = (CheckConstraint("version >= 1", name="ck_cert_version"),)
+    certificate_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"),
+                                                      unique=True)
+
+
+class ControlAssay(_Evidence, Base):
+    """One element result of the state laboratory on a control sample (one version)."""
+    __tablename__ = "control_assays"
+    __table_args__ = (CheckConstraint("version >= 1", name="ck_control_version"),)
+    control_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    sample_id: Mapped[str | None] = mapped_column(String(64))
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("control_assays.id"),
+                                                      unique=True)
+
+
+class UmpireAssay(_Evidence, Base):
+    """One element result of the umpire laboratory on the retained sample (one version)."""
+    __tablename__ = "umpire_assays"
+    __table_args__ = (CheckConstraint("version >= 1", name="ck_umpire_version"),)
+    control_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    sample_id: Mapped[str | None] = mapped_column(String(64))
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("umpire_assays.id"),
+                                                      unique=True)
+
+
+class AuditEntry(Base):
+    """One write. `payload_sha256` hashes the written row (`evidence.row_sha256`);
+    `entry_sha256` hashes this entry's other fields including `prev_sha256`, the previous
+    entry's `entry_sha256` (64 zeros for seq 1)."""
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[str] = mapped_column(String(32), doc="ISO 8601 UTC, microseconds")
+    action: Mapped[str] = mapped_column(String(32))
+    table_name: Mapped[str] = mapped_column("table", String(64))
+    row_key: Mapped[str] = mapped_column(String(128))
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    prev_sha256: Mapped[str] = mapped_column(String(64))
+    entry_sha256: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (UniqueConstraint("table", "row_key", name="uq_audit_row"),)
+
+
+class IdempotencyKey(Base):
+    """A submission's idempotency key, the hash of its request and its result (JSON)."""
+    __tablename__ = "idempotency_keys"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    result_json: Mapped[str] = mapped_column(Text)
+    at: Mapped[str] = mapped_column(String(32))
+
+
+APPEND_ONLY: dict[str, type[Base]] = {
+    m.__tablename__: m for m in (Exporter, Laboratory, User, Shipment, LabAssignment,
+                                 Certificate, ControlAssay, UmpireAssay)}
+EVIDENCE: dict[str, type[Base]] = {
+    m.__tablename__: m for m in (Certificate, ControlAssay, UmpireAssay)}
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_updates(session: Session, _ctx, _instances) -> None:
+    """Registered rows are written once: an ORM update or delete of one is a bug."""
+    from critmin.registry.evidence import AppendOnlyError
+    for obj in list(session.dirty) + list(session.deleted):
+        if type(obj).__tablename__ in APPEND_ONLY or isinstance(obj, AuditEntry):
+            if obj in session.deleted or session.is_modified(obj):
+                raise AppendOnlyError(
+                    f"{type(obj).__tablename__} rows are never updated or deleted; file a "
+                    "correction (a new version with a reason) instead")

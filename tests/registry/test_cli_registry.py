@@ -1,0 +1,55 @@
+"""`critmin registry init` and `verify`: exit codes and the named broken entry."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from critmin.cli import app
+from critmin.registry import file_certificates, make_engine, session_factory
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_init_then_verify_then_tamper(registry_url, make):
+    res = run("registry", "verify", "--database-url", registry_url)
+    assert res.exit_code == 1 and "registry init" in res.output
+    res = run("registry", "init", "--database-url", registry_url)
+    assert res.exit_code == 0, res.output
+    assert "revision 0001" in res.output
+    res = run("registry", "verify", "--database-url", registry_url)
+    assert res.exit_code == 0, res.output
+    assert "registry intact: 0 audit entries" in res.output
+
+    from critmin.registry import declare_shipments, register_exporters, register_laboratories
+    engine = make_engine(registry_url)
+    factory = session_factory(engine)
+    with factory.begin() as s:
+        register_exporters(s, "admin", make.exporters())
+        register_laboratories(s, "admin", make.laboratories())
+        declare_shipments(s, "admin", make.shipments(10))
+        ids = file_certificates(s, "lab1", make.certificates(30, 10)).keys
+    res = run("registry", "verify", "--database-url", registry_url)
+    assert res.exit_code == 0 and "45 rows" in res.output, res.output
+    with factory.begin() as s:
+        s.execute(text("UPDATE certificates SET unit = 'ppm' WHERE id = :id"), {"id": ids[4]})
+    engine.dispose()
+    res = run("registry", "verify", "--database-url", registry_url)
+    assert res.exit_code == 1
+    assert f"first broken certificates {ids[4]}: row does not match" in res.output
+
+
+def test_default_url_is_the_sqlite_file_in_critmin_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRITMIN_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CRITMIN_DATABASE_URL", raising=False)
+    assert run("registry", "init").exit_code == 0
+    assert (tmp_path / "home" / "registry.sqlite").exists()
+    monkeypatch.setenv("CRITMIN_DATABASE_URL", f"sqlite:///{tmp_path / 'other.sqlite'}")
+    assert run("registry", "verify").exit_code == 1      # not initialised there
+    assert run("registry", "init").exit_code == 0
+    assert run("registry", "verify").exit_code == 0
+    assert (tmp_path / "other.sqlite").exists()
