@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from critmin.oversight.selection import (SelectionInputError, candidates_from_ledger,
-                                         estimate_biases, expected_positive_part,
+                                         declared_grade_prior, estimate_biases,
+                                         expected_positive_part, select_from_ledger,
                                          select_shipments, simulate_policy, true_biases)
 from critmin.oversight.simulate import KAZ_2024_VOLUMES, power_study_config, simulate_ledger
 
@@ -151,3 +152,86 @@ def test_simulate_policy_is_reproducible_and_logs_every_period(ledger):
     r = simulate_policy(ledger, "value", 0.05, periods=3, random_state=4)
     ra = a.log[a.log["reason"] == "random"]["shipment_id"].tolist()
     assert ra == r.log[r.log["reason"] == "random"]["shipment_id"].tolist()
+
+
+def _declared(gap=0.4, n=8):
+    """Hand-made declared grades: exporter E1 (HS 260300) served by A, B, C; C declares
+    e^-gap of the others' grades on lots of identical true grade (± a small alternating
+    spread); exporter E2 served by D and E alike."""
+    rows = []
+    for exp, labs in (("E1", "ABC"), ("E2", "DE")):
+        for lab in labs:
+            for i in range(n):
+                g = 20.0 * np.exp(0.05 * (-1) ** i) * (np.exp(-gap) if lab == "C" else 1.0)
+                rows.append((f"{exp}{lab}{i}", lab, exp, "260300", "Cu", g))
+    return pd.DataFrame(rows, columns=["shipment_id", "laboratory_id", "exporter_id", "hs6",
+                                       "element", "value"])
+
+
+def test_declared_grade_prior_measures_the_peer_gap():
+    p = declared_grade_prior(_declared()).set_index("laboratory_id")
+    # C is 0.4 below the pooled lots of A and B; A and B are 0.2 above their peers' pool
+    assert p.loc["C", "gap_d"] == pytest.approx(0.4)
+    assert p.loc["A", "gap_d"] == pytest.approx(-0.2)
+    assert p.loc["D", "gap_d"] == pytest.approx(0.0, abs=1e-12)
+    # pooled s²_w = Σ (ln g − mean)² / (N − k) = 3 labs · 8 lots · 0.05² / (24 − 3)
+    s2w = 3 * 8 * 0.05 ** 2 / (24 - 3)
+    assert p.loc["C", "gap_var"] == pytest.approx(s2w * (1 / 8 + 1 / 16), rel=0.02)
+    assert p.loc["C", "n_peer_groups"] == 2 and p.loc["D", "n_peer_groups"] == 1
+    # a lab alone in its cell, or with fewer than min_n lots, has no row
+    solo = _declared()[lambda d: d["laboratory_id"] != "E"]
+    assert "D" not in set(declared_grade_prior(solo)["laboratory_id"])
+    assert declared_grade_prior(_declared().iloc[:0]).empty
+    with pytest.raises(SelectionInputError, match="hs6"):
+        declared_grade_prior(_declared().drop(columns="hs6"))
+
+
+def test_declared_prior_flags_the_low_lab_before_any_control():
+    prior = declared_grade_prior(_declared())
+    est = estimate_biases(None, declared_prior=prior).set_index("laboratory_id")
+    assert est.loc["C", "n"] == 0
+    # shrunk toward μ = 0 by τ² = 0.01 against u = gap_var + τ²/2, but clearly first
+    u = prior.set_index("laboratory_id").loc["C", "gap_var"] + 0.01 / 2
+    want = (0.4 / u) / (1 / 0.01 + 1 / u)
+    assert est.loc["C", "posterior_mean"] == pytest.approx(want)
+    assert est.loc["C", "posterior_mean"] > 0.1 > est.drop(index=["C", "*"])[
+        "posterior_mean"].max()
+    assert est.loc["C", "posterior_sd"] < est.loc["*", "posterior_sd"] == 0.1
+    cands = pd.DataFrame({"shipment_id": [f"S{i}" for i in range(20)],
+                          "laboratory_id": list("ABCDE") * 4,
+                          "value_usd_Cu": 1e6})
+    sel = select_shipments(cands, 5, policy="risk", bias_estimates=est.reset_index(),
+                           random_state=2)  # default 'option': every C lot first
+    n_c = 4 - (sel.log.loc[sel.log["reason"] == "random", "laboratory_id"] == "C").sum()
+    risk = sel.log[sel.log["reason"] == "risk"]
+    assert (risk["laboratory_id"].head(n_c) == "C").all()
+    sel = select_shipments(cands, 5, policy="risk", bias_estimates=est.reset_index(),
+                           scoring="thompson", random_state=2)  # random draws: mostly C
+    assert (sel.log.loc[sel.log["reason"] == "risk", "laboratory_id"] == "C").sum() >= 2
+
+
+def test_declared_prior_adds_to_controls_and_is_neutral_when_absent():
+    pairs = _pairs(labs=3)
+    base = estimate_biases(pairs)
+    same = estimate_biases(pairs, declared_prior=declared_grade_prior(_declared().iloc[:0]))
+    pd.testing.assert_frame_equal(base, same)
+    # a prior on L0 (no bias in its controls) of +0.3 pulls its mean up, tightens its sd
+    dp = pd.DataFrame({"laboratory_id": ["L0"], "element": ["*"], "n": [8], "gap_d": [0.3],
+                       "gap_var": [0.01], "n_peer_groups": [2]})
+    both = estimate_biases(pairs, declared_prior=dp).set_index("laboratory_id")
+    b0 = base.set_index("laboratory_id")
+    assert both.loc["L0", "posterior_mean"] > b0.loc["L0", "posterior_mean"]
+    assert both.loc["L0", "posterior_sd"] < b0.loc["L0", "posterior_sd"]
+    assert both.loc["L1", "posterior_mean"] == pytest.approx(b0.loc["L1", "posterior_mean"])
+    with pytest.raises(SelectionInputError, match="gap_d"):
+        estimate_biases(pairs, declared_prior=dp.drop(columns="gap_d"))
+
+
+def test_declared_prior_finds_l04_from_january(ledger):
+    new = simulate_policy(ledger, "risk", 0.05, periods=1, random_state=0)
+    old = simulate_policy(ledger, "risk", 0.05, periods=1, random_state=0,
+                          scoring="thompson", declared_prior=False)
+    pick = lambda r: r.log.loc[r.log["reason"] == "risk", "laboratory_id"]  # noqa: E731
+    assert (pick(new) == "L04").sum() >= 2 > (pick(old) == "L04").sum()
+    sel = select_from_ledger(ledger, 5, period="2024-01", random_state=0)
+    assert (sel.log.loc[sel.log["reason"] == "risk", "laboratory_id"] == "L04").any()
