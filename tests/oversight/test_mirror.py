@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -172,13 +171,9 @@ def test_cif_fob_factor_file_errors(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def shared() -> Path:
-    path = Path(os.environ.get("CRITMIN_SHARED_DATA", REPO.parent / "shared" / "data"))
-    if not (path / "gfi_dots_mirror" / "gfi_dots_paired_2015_2018.parquet").exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"GFI paired mirror file not found under {path}; set CRITMIN_SHARED_DATA")
-        pytest.skip(f"GFI paired mirror file not found under {path}")
-    return path
+def shared(shared_data) -> Path:
+    """The raw data folder (tests/conftest.py: skipped locally without it, fails in CI)."""
+    return shared_data
 
 
 def test_default_factors_equal_the_reference_table(shared):

@@ -255,3 +255,32 @@ def test_bad_inputs_name_the_field():
         ore_to_concentrate(1e6, 1.0, 87.0, 25.0)  # recovery in % instead of a fraction
     with pytest.raises(ValuationInputError, match="limits"):
         splitting_limit_check(25.0, 25.1, -1.0)
+
+
+def test_undeclared_from_pairs_values_each_element_set_on_its_own():
+    """A copper shipment and a gold-ore shipment in one ledger: each is valued on its own
+    elements (nothing filled in), and an element without a price is reported, not zeroed."""
+    from critmin.oversight.terms import default_terms
+    from critmin.oversight.valuation import undeclared_from_pairs, undeclared_value
+    pairs = pd.DataFrame([
+        ("S1", "E1", "L1", "Cu", 25.0, 26.0), ("S2", "E2", "L2", "Au", 5.0, 6.0),
+        ("S2", "E2", "L2", "TREO", 1.0, 1.2)],
+        columns=["shipment_id", "exporter_id", "laboratory_id", "element", "declared",
+                 "control"])
+    ships = pd.DataFrame({"shipment_id": ["S1", "S2"], "exporter_id": ["E1", "E2"],
+                          "dry_t": [100.0, 50.0],
+                          "date": pd.to_datetime(["2024-03-01", "2024-04-01"])})
+    prices = {"Cu": 9_000.0, "Au": 2_000.0 / 0.0311034768 * 1000}
+    units = {"Cu": "%", "Au": "g/t", "TREO": "%"}
+    per, unpriced = undeclared_from_pairs(pairs, ships, default_terms(), prices, units)
+    assert unpriced == {"TREO"}
+    assert list(per.index) == ["S1", "S2"] and list(per["laboratory_id"]) == ["L1", "L2"]
+    # each row equals a direct call on that shipment's own elements
+    one = undeclared_value(pd.DataFrame({"Au": [5.0]}, index=["S2"]),
+                           pd.DataFrame({"Au": [6.0]}, index=["S2"]),
+                           pd.Series([50.0], index=["S2"]), default_terms(), {"Au": prices["Au"]},
+                           on_date=pd.Series(pd.to_datetime(["2024-04-01"]), index=["S2"]),
+                           grade_units={"Au": "g/t"})
+    assert per.loc["S2", "undeclared_nsr_usd"] == pytest.approx(
+        one.loc["S2", "undeclared_nsr_usd"], rel=1e-12)
+    assert per.loc["S1", "undeclared_nsr_usd"] > 0  # 1 unit of Cu more at control

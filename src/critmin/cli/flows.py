@@ -85,8 +85,7 @@ def exposure_cmd(
         con = _connect()
         (label, members), = _importer_groups(importer).items()
         if year is None:
-            year = con.execute("SELECT max(year) FROM trade WHERE source = 'baci'"
-                               ).fetchall()[0][0]
+            year = queries.latest_trade_year(con)
         names = commodity.split(",") if commodity else ["nickel", "palladium", "platinum",
                                                          "rare earths", "cobalt", "lithium",
                                                          "copper"]
@@ -94,9 +93,7 @@ def exposure_cmd(
             from critmin.catalog import commodity as _commodity
             from critmin.catalog.commodities import content_factors
             keys = [_commodity(n).key for n in names]
-            prod = con.execute("SELECT commodity, country, year, quantity, unit FROM production"
-                               " WHERE source = 'wmd' AND year = ? AND commodity IN "
-                               "(SELECT unnest(?))", [year, keys]).df()
+            prod = queries.wmd_production(con, year=year, commodities=keys)
             out = exposure.import_reliance_table(
                 queries.geopolrisk_flows_by_code(con, keys, [year]), prod, content_factors(),
                 members, year)

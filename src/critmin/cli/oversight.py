@@ -28,16 +28,12 @@ ELEMENT_PRICES = {"Cu": ("wb_pink_sheet", "COPPER"), "Au": ("wb_pink_sheet", "GO
 def _element_prices(con, elements, year: int) -> dict[str, float]:
     """USD/t of each element that has a warehouse price: the annual average of `year`."""
     from critmin.catalog.units import price_to_usd_per_t
+    from critmin.data.queries import annual_price
     prices = {}
     for element in elements:
-        if element not in ELEMENT_PRICES:
-            continue
-        source, series = ELEMENT_PRICES[element]
-        rows = con.execute(
-            "SELECT avg(price), any_value(unit) FROM prices WHERE source = ? AND series = ? "
-            "AND year(period) = ?", [source, series, year]).fetchall()
-        if rows and rows[0][0] is not None:
-            prices[element] = price_to_usd_per_t(rows[0][0], rows[0][1])
+        if element in ELEMENT_PRICES and (found := annual_price(con, *ELEMENT_PRICES[element],
+                                                                year)):
+            prices[element] = price_to_usd_per_t(*found)
     return prices
 
 
@@ -58,7 +54,7 @@ def oversight_simulate(
 ):
     """Write a synthetic ledger (shipments, certificates, control assays) with planted
     laboratory biases, calibrated to Kazakhstan's exports of 260300, 261690 and 284690."""
-    from critmin.credit.company import load_yaml_model
+    from critmin.yamlfile import load_yaml_model
     from critmin.errors import DataFileError
     from critmin.oversight import simulate as sim
     try:
@@ -122,35 +118,11 @@ def oversight_value(
         led = load_ledger(ledger)
         _banner(led)
         pairs = paired_assays(led)
-        if pairs.empty:
-            raise CritminError(f"{ledger}: no shipment has both a certificate and a control assay")
-        declared = pairs.pivot_table(index="shipment_id", columns="element", values="declared")
-        control = pairs.pivot_table(index="shipment_id", columns="element", values="control")
-        ship = led.shipments.set_index("shipment_id").loc[declared.index]
-        year = int(pd.to_datetime(ship["date"]).dt.year.mode().iloc[0])
-        prices = _element_prices(_connect(), declared.columns, year)
-        units = led.element_units()
+        year = int(pd.to_datetime(led.shipments["date"]).dt.year.mode().iloc[0])
+        prices = _element_prices(_connect(), pairs["element"].unique(), year)
         contract = terms_mod.load_terms(terms) if terms else terms_mod.default_terms()
-        # shipments carry different element sets (copper concentrate, gold ore...): value each
-        # set on its own elements, so no grade is ever filled in
-        sets = declared.notna().apply(lambda r: tuple(declared.columns[r.to_numpy()]), axis=1)
-        parts, unpriced = [], set()
-        for elements, idx in sets.groupby(sets).groups.items():
-            els = [e for e in elements if e in prices]
-            unpriced |= set(elements) - set(els)
-            if not els:
-                continue
-            parts.append(valuation.undeclared_value(
-                declared.loc[idx, els], control.loc[idx, els], ship.loc[idx, "dry_t"],
-                contract, {e: p for e, p in prices.items() if e in els},
-                on_date=pd.to_datetime(ship.loc[idx, "date"]),
-                grade_units={e: units[e] for e in els}, missing="declared"))
-        if not parts:
-            raise CritminError(f"no element of {ledger} has a price in the warehouse "
-                               f"(priced elements: {sorted(ELEMENT_PRICES)})")
-        per = pd.concat(parts)
-        labs = pairs.drop_duplicates("shipment_id").set_index("shipment_id")["laboratory_id"]
-        per = per.join(ship[["exporter_id", "date"]]).join(labs)
+        per, unpriced = valuation.undeclared_from_pairs(pairs, led.shipments, contract, prices,
+                                                         led.element_units())
         out = valuation.aggregate_leakage(per, by, random_state=seed)
         render(out, fmt, title=f"under-declared value and lost extraction tax by {by}, USD "
                f"(prices: {year} annual averages of {', '.join(sorted(prices))})",

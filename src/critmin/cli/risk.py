@@ -17,9 +17,7 @@ from critmin.output import Format, render
 
 def _indicator_inputs(con, year: int, commodities: list[str] | None = None):
     from critmin.data import queries
-    prod = con.execute(
-        "SELECT commodity, country, year, quantity FROM production WHERE source = 'wmd' "
-        "AND year = ?", [year]).df()
+    prod = queries.wmd_production(con, year=year)
     flows = queries.commodity_flows(con, years=[year], commodities=commodities)
     return prod, flows, queries.governance_estimates(con)
 
@@ -81,11 +79,9 @@ def risk_show(
         render(pd.DataFrame({"indicator": row.index, "value": row.to_numpy()}), fmt,
                title=f"{c.name} {year}", meta=meta)
         if fmt == Format.table:
-            years_all = [y for (y,) in con.execute(
-                "SELECT DISTINCT year FROM production WHERE source = 'wmd' AND commodity = ? "
-                "ORDER BY year", [c.key]).fetchall()]
+            from critmin.data import queries
             series = []
-            for y in years_all:
+            for y in queries.wmd_years(con, c.key):
                 py, fy, _ = _indicator_inputs(con, y, [c.key])
                 series.append(commodity_indicators(py[py["commodity"] == c.key], fy, pv, y))
             if series:
@@ -156,8 +152,7 @@ def risk_eu_sr(
             table = pd.DataFrame({"commodity": keys, "si_sr": si_default})
         con = _connect()
         mats = sorted(set(table["commodity"]))
-        prod = con.execute("SELECT commodity, country, year, quantity, unit FROM production "
-                           "WHERE source = 'wmd' AND year = ?", [year]).df()
+        prod = queries.wmd_production(con, year=year)
         flows = queries.geopolrisk_flows_by_code(con, mats, [year])
         eol = {c.key: c.eol_rir for c in all_commodities()}
         df = eu_supply_risk(prod, flows, queries.governance_estimates(con), content_factors(),

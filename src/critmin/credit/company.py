@@ -16,21 +16,17 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
-                      field_validator)
+from pydantic import BaseModel, Field, PrivateAttr, field_validator
 
 from critmin.errors import DataFileError, UnknownNameError
+from critmin.yamlfile import Strict, line_of, load_yaml_model
 
 
 class CompanyFileError(DataFileError):
     """A company or scenario YAML file that cannot be used: names the file, line and field."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Figure(_Strict):
+class Figure(Strict):
     """One sourced number; `assumption: true` marks a figure that is ours, not published."""
 
     value: float
@@ -47,12 +43,12 @@ class Figure(_Strict):
         return v
 
 
-class DebtSplit(_Strict):
+class DebtSplit(Strict):
     short_term: Figure
     long_term: Figure
 
 
-class PriceHistory(_Strict):
+class PriceHistory(Strict):
     """A CSV of closing prices (columns `date` and `column`), path relative to the YAML."""
 
     path: str
@@ -62,7 +58,7 @@ class PriceHistory(_Strict):
     assumption: bool = False
 
 
-class Receivables(_Strict):
+class Receivables(Strict):
     """Receivables delayed `delay_years` and cut by `haircut` (a fraction) by sanctions."""
 
     amount: Figure
@@ -70,7 +66,7 @@ class Receivables(_Strict):
     delay_years: Figure
 
 
-class ModelSettings(_Strict):
+class ModelSettings(Strict):
     """Merton settings: rate r (continuously compounded per year), horizon T (years), which
     debt is the default point, the share of revenue in price-linked costs (royalties, duties)
     and, optionally, a physical asset drift μ (per year) for the real-world PD."""
@@ -82,7 +78,7 @@ class ModelSettings(_Strict):
     asset_drift: Figure | None = None
 
 
-class Company(_Strict):
+class Company(Strict):
     name: str = Field(min_length=1)
     ticker: str | None = None
     country: str = Field(min_length=2)
@@ -107,56 +103,8 @@ class Company(_Strict):
     _base_dir: Path = PrivateAttr(default=Path("."))  # where price_history is resolved
 
 
-# --- YAML loading with field-naming errors --------------------------------------------------
-
-def _line_of(node, loc) -> int | None:
-    """1-based line of the deepest node on `loc` that exists in the composed YAML."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if k.value == str(key)), None)
-            if nxt is None:
-                return line
-            key_node = next(k for k, v in node.value if v is nxt)
-            node, line = nxt, key_node.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
-def load_yaml_model(path, model: type[BaseModel], error: type[DataFileError] = CompanyFileError):
-    """Parse YAML at `path` into `model`; any problem raises `error` naming field and line."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise error(str(path), None, None, f"cannot read: {exc.strerror or exc}") from None
-    try:
-        data, root = yaml.safe_load(text), yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise error(str(path), mark.line + 1 if mark else None, None,
-                    f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict):
-        raise error(str(path), 1, None, "expected a mapping of fields at the top level")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errs = exc.errors()
-        first = errs[0]
-        field = ".".join(str(p) for p in first["loc"])
-        more = f" (and {len(errs) - 1} more: " + "; ".join(
-            ".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in errs[1:4]) + ")" \
-            if len(errs) > 1 else ""
-        raise error(str(path), _line_of(root, first["loc"]), field,
-                    f"{first['msg'].lower()}{more}") from None
-
-
 def _fail(path, root, loc: tuple, problem: str):
-    raise CompanyFileError(str(path), _line_of(root, loc), ".".join(map(str, loc)), problem)
+    raise CompanyFileError(str(path), line_of(root, loc), ".".join(map(str, loc)), problem)
 
 
 def _check(company: Company, path: Path, root) -> None:
@@ -230,7 +178,7 @@ def _money_figures(c: Company):
 def load_company(path) -> Company:
     """Read and check a company YAML file; raises `CompanyFileError` naming the field."""
     path = Path(path)
-    company = load_yaml_model(path, Company)
+    company = load_yaml_model(path, Company, CompanyFileError)
     root = yaml.compose(path.read_text(encoding="utf-8"))
     _check(company, path, root)
     company._base_dir = path.parent

@@ -19,8 +19,8 @@ import yaml
 from pydantic import Field
 
 from critmin.credit import ratings
-from critmin.credit.company import (Company, CompanyFileError, _line_of, _Strict, assumptions,
-                                    equity_vol, load_yaml_model, money)
+from critmin.credit.company import Company, CompanyFileError, assumptions, equity_vol, money
+from critmin.yamlfile import Strict, line_of, load_yaml_model
 from critmin.credit.merton import (CreditInputError, credit_spread, debt_value,
                                    default_probability, distance_to_default, kmv_default_point,
                                    merton_solve, pd_term_structure)
@@ -36,7 +36,7 @@ class ScenarioFileError(CompanyFileError):
     """A price-scenario YAML file that cannot be used: names the file, line and field."""
 
 
-class _ScenarioFile(_Strict):
+class _ScenarioFile(Strict):
     name: str = Field(min_length=1)
     description: str | None = None
     source: str = Field(min_length=1)
@@ -71,7 +71,7 @@ def load_scenario(path) -> PriceScenario:
     root = yaml.compose(path.read_text(encoding="utf-8"))
 
     def fail(loc, problem):
-        raise ScenarioFileError(str(path), _line_of(root, loc), ".".join(loc), problem)
+        raise ScenarioFileError(str(path), line_of(root, loc), ".".join(loc), problem)
 
     changes = {}
     for metal, chg in raw.price_changes.items():

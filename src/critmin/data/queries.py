@@ -170,3 +170,42 @@ def governance_estimates(con: duckdb.DuckDBPyConnection, indicator: str = "PV.ES
     """country, year, value of one WGI indicator (default political stability, PV.EST)."""
     return con.execute("SELECT country, year, value FROM governance WHERE indicator = ? "
                        "AND value IS NOT NULL", [indicator]).df()
+
+
+def wmd_production(con: duckdb.DuckDBPyConnection, *, year: int | None = None,
+                   commodities: list[str] | None = None) -> pd.DataFrame:
+    """World Mining Data production: commodity, country, year, quantity, unit (the catalog
+    unit of each commodity: t, kg, ct or Mio m3), for one year and/or some commodities."""
+    where, params = ["source = 'wmd'"], []
+    if year is not None:
+        where.append("year = ?")
+        params.append(int(year))
+    if commodities:
+        where.append("commodity IN (SELECT unnest(?))")
+        params.append([_commodity(c).key for c in commodities])
+    return con.execute("SELECT commodity, country, year, quantity, unit FROM production "
+                       f"WHERE {' AND '.join(where)} ORDER BY ALL", params).df()
+
+
+def wmd_years(con: duckdb.DuckDBPyConnection, commodity: str) -> list[int]:
+    """The years of World Mining Data production held for `commodity`."""
+    return [y for (y,) in con.execute(
+        "SELECT DISTINCT year FROM production WHERE source = 'wmd' AND commodity = ? "
+        "ORDER BY year", [_commodity(commodity).key]).fetchall()]
+
+
+def latest_trade_year(con: duckdb.DuckDBPyConnection, source: str = "baci") -> int:
+    """The latest year of trade held from `source`."""
+    (year,), = con.execute("SELECT max(year) FROM trade WHERE source = ?", [source]).fetchall()
+    if year is None:
+        raise WarehouseError(f"no trade from {source!r} in the warehouse")
+    return int(year)
+
+
+def annual_price(con: duckdb.DuckDBPyConnection, source: str, series: str, year: int
+                 ) -> tuple[float, str] | None:
+    """Mean of a price series over `year` and its unit, or None when the year has no price."""
+    (price, unit), = con.execute(
+        "SELECT avg(price), any_value(unit) FROM prices WHERE source = ? AND series = ? "
+        "AND year(period) = ?", [source, series, int(year)]).fetchall()
+    return None if price is None else (float(price), unit)

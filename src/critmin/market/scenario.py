@@ -26,7 +26,7 @@ from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
 from critmin.catalog.commodities import commodity as _commodity
 from critmin.catalog.countries import bloc_members, bloc_names, country
-from critmin.credit.company import _line_of, _Strict, load_yaml_model
+from critmin.yamlfile import Strict, line_of, load_yaml_model
 from critmin.errors import DataFileError, UnknownNameError
 from critmin.market.model import Market, check_market
 
@@ -89,7 +89,7 @@ def _exactly_one(obj, names: tuple[str, ...]):
 
 # --- the shocks ---------------------------------------------------------------------------------
 
-class _Shock(_Strict):
+class _Shock(Strict):
     source: str = Field(min_length=1)
     note: str | None = None
     assumption: bool = False
@@ -216,7 +216,7 @@ class PriceLevel(_Shock):
     price_usd_per_t: float = Field(gt=0)
 
 
-class Scenario(_Strict):
+class Scenario(Strict):
     """One scenario file. Shocks are grouped by kind; each list may be empty."""
 
     name: str = Field(min_length=1)
@@ -259,7 +259,7 @@ def load_scenario(path) -> Scenario:
 
 def _fail(scen: Scenario, loc: tuple, problem: str):
     raise MarketScenarioError(scen._path or f"<scenario {scen.name!r}>",
-                              _line_of(scen._root, loc) if scen._root is not None else None,
+                              line_of(scen._root, loc) if scen._root is not None else None,
                               ".".join(map(str, loc)), problem)
 
 

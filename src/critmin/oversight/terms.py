@@ -23,9 +23,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from critmin.credit.company import load_yaml_model
+from critmin.yamlfile import Strict, load_yaml_model
 from critmin.errors import DataFileError
 
 GradeUnit = Literal["%", "g/t"]
@@ -45,24 +45,20 @@ class TermsFileError(DataFileError):
     """A contract-terms YAML file that cannot be used: names the file, line and field."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def _finite(v: float) -> float:
     if v is not None and not math.isfinite(v):
         raise ValueError("must be a finite number")
     return v
 
 
-class PayableBand(_Strict):
+class PayableBand(Strict):
     """Payable fraction for grades from `from_grade` (inclusive) up to the next band."""
 
     from_grade: float = Field(ge=0)
     payable_fraction: float = Field(ge=0, le=1)
 
 
-class PayableRule(_Strict):
+class PayableRule(Strict):
     """p = max(0, min(f·g, g − min_deduction)) for g ≥ min_grade, else 0 (grades in grade_unit)."""
 
     grade_unit: GradeUnit
@@ -85,7 +81,7 @@ class PayableRule(_Strict):
         return self
 
 
-class RefiningCharge(_Strict):
+class RefiningCharge(Strict):
     """Charge per payable unit: exactly one of usd_per_lb, usd_per_troy_oz, usd_per_t."""
 
     usd_per_lb: float | None = None
@@ -108,7 +104,7 @@ class RefiningCharge(_Strict):
         return self
 
 
-class Penalty(_Strict):
+class Penalty(Strict):
     """usd_per_dmt_per_step for each `step` of grade above `threshold` (up to `up_to`)."""
 
     element: str = Field(min_length=1)
@@ -128,7 +124,7 @@ class Penalty(_Strict):
         return self
 
 
-class SplittingBand(_Strict):
+class SplittingBand(Strict):
     """Limit for mean grades from `from_grade` on: `absolute` (grade units) or `relative`
     (fraction of the mean of the two assays), not both."""
 
@@ -143,7 +139,7 @@ class SplittingBand(_Strict):
         return self
 
 
-class SplittingLimit(_Strict):
+class SplittingLimit(Strict):
     """Splitting limit of one element, possibly grade-banded (band chosen by the mean assay)."""
 
     grade_unit: GradeUnit
@@ -167,7 +163,7 @@ class SplittingLimit(_Strict):
         return band.absolute if band.absolute is not None else band.relative * mean_grade
 
 
-class ContractTerms(_Strict):
+class ContractTerms(Strict):
     """One contract's (or the state tariff's) valuation terms; elements keyed by symbol."""
 
     name: str = Field(min_length=1)

@@ -541,3 +541,39 @@ def aggregate_leakage(per_shipment: pd.DataFrame, by: str | Sequence[str], *,
             row[f"{c}_hi"] = hi
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def undeclared_from_pairs(pairs: pd.DataFrame, shipments: pd.DataFrame, terms: ContractTerms,
+                          prices_usd_per_t: Mapping[str, float],
+                          grade_units: Mapping[str, str]) -> tuple[pd.DataFrame, set[str]]:
+    """`undeclared_value` for every shipment of `pairs` (`bias.paired_assays`: one row per
+    shipment × element with declared and control grades), joined to its exporter_id, date and
+    declaring laboratory_id.
+
+    Shipments carry different element sets (copper concentrate, gold ore...): each set is valued
+    on its own priced elements, so no grade is ever filled in. Returns the per-shipment table and
+    the elements left unvalued for want of a price."""
+    if pairs.empty:
+        raise ValuationInputError("pairs", "no shipment has both a certificate and a control "
+                                  "assay")
+    declared = pairs.pivot_table(index="shipment_id", columns="element", values="declared")
+    control = pairs.pivot_table(index="shipment_id", columns="element", values="control")
+    ship = shipments.set_index("shipment_id").loc[declared.index]
+    sets = declared.notna().apply(lambda r: tuple(declared.columns[r.to_numpy()]), axis=1)
+    parts, unpriced = [], set()
+    for elements, idx in sets.groupby(sets).groups.items():
+        els = [e for e in elements if e in prices_usd_per_t]
+        unpriced |= set(elements) - set(els)
+        if els:
+            parts.append(undeclared_value(
+                declared.loc[idx, els], control.loc[idx, els], ship.loc[idx, "dry_t"], terms,
+                {e: prices_usd_per_t[e] for e in els},
+                on_date=pd.to_datetime(ship.loc[idx, "date"]),
+                grade_units={e: grade_units[e] for e in els}, missing="declared"))
+    if not parts:
+        raise ValuationInputError("prices_usd_per_t", f"no element among {sorted(unpriced)} "
+                                  "has a price")
+    labs = pairs.drop_duplicates("shipment_id").set_index("shipment_id")["laboratory_id"]
+    per = pd.concat(parts)
+    per = per.loc[declared.index.intersection(per.index, sort=False)]  # the ledger's order
+    return per.join(ship[["exporter_id", "date"]]).join(labs), unpriced
