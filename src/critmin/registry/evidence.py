@@ -431,6 +431,10 @@ def assign_laboratory(session: Session, actor: str, shipment_id: str, laboratory
     row = {"shipment_id": shipment_id, "laboratory_id": laboratory_id, "role": role}
     _check_refs(session, [row], {"shipment_id": m.Shipment.shipment_id,
                                  "laboratory_id": m.Laboratory.laboratory_id}, errors)
+    if not errors and session.scalar(select(m.LabAssignment.id).where(
+            *(getattr(m.LabAssignment, k) == v for k, v in row.items()))) is not None:
+        errors.append(RowError(1, "laboratory_id", f"laboratory {laboratory_id!r} is already "
+                               f"the {role} laboratory of shipment {shipment_id!r}"))
     if errors:
         raise RegistryValidationError("lab_assignments", errors)
     at = _now()

@@ -10,6 +10,10 @@
 | `certificates` | `id` | evidence | element result on a certificate, one version |
 | `control_assays` | `id` | evidence | element result of a state control assay |
 | `umpire_assays` | `id` | evidence | element result of an umpire assay |
+| `api_tokens` | `token_id` | register | bearer token (login session or system token), hashed |
+| `revocations` | `id` | register | revocation of a user or a token |
+| `selections` | `selection_id` | register | control-sampling selection run for a period |
+| `selection_picks` | `id` | register | shipment picked by a selection, with its reason |
 | `audit_log` | `seq` | audit | write (one per row written), hash-chained |
 | `idempotency_keys` | `key` | bookkeeping | submission, to replay a retried request |
 
@@ -151,6 +155,59 @@ class UmpireAssay(_Evidence, Base):
                                                       unique=True)
 
 
+class ApiToken(Base):
+    """A bearer token: a login session (`kind` 'session', with `expires_at`) or a system
+    token (`kind` 'api', no expiry). Only the SHA-256 of the secret is stored."""
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint("kind IN ('session', 'api')", name="ck_token_kind"),)
+    token_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.user_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(128))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[_dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Revocation(Base):
+    """A user or a token revoked, by whom and why. Revocation is a new row, so the user and
+    token rows stay append-only and the audit chain records who revoked what."""
+    __tablename__ = "revocations"
+    __table_args__ = (UniqueConstraint("subject", "subject_id"),
+                      CheckConstraint("subject IN ('user', 'token')", name="ck_revoked_subject"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(8))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    revoked_by: Mapped[str] = mapped_column(String(64))
+    revoked_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ControlSelection(Base):
+    """One run of the control-sampling selection for a period: its inputs, seed and policy."""
+    __tablename__ = "selections"
+    selection_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), doc="YYYY-MM")
+    budget: Mapped[int] = mapped_column(Integer)
+    random_share: Mapped[float] = mapped_column(Float)
+    policy: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[int] = mapped_column(Integer)
+    candidates: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SelectionPick(Base):
+    """A shipment picked by a selection, why ('random' or 'risk') and its score."""
+    __tablename__ = "selection_picks"
+    __table_args__ = (UniqueConstraint("selection_id", "shipment_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    selection_id: Mapped[str] = mapped_column(ForeignKey("selections.selection_id"), index=True)
+    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.shipment_id"))
+    reason: Mapped[str] = mapped_column(String(16))
+    score_usd: Mapped[float | None] = mapped_column(Float)
+
+
 class AuditEntry(Base):
     """One write. `payload_sha256` hashes the written row (`evidence.row_sha256`);
     `entry_sha256` hashes this entry's other fields including `prev_sha256`, the previous
@@ -181,7 +238,8 @@ class IdempotencyKey(Base):
 
 APPEND_ONLY: dict[str, type[Base]] = {
     m.__tablename__: m for m in (Exporter, Laboratory, User, Shipment, LabAssignment,
-                                 Certificate, ControlAssay, UmpireAssay)}
+                                 Certificate, ControlAssay, UmpireAssay, ApiToken, Revocation,
+                                 ControlSelection, SelectionPick)}
 EVIDENCE: dict[str, type[Base]] = {
     m.__tablename__: m for m in (Certificate, ControlAssay, UmpireAssay)}
 
