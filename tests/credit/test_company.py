@@ -44,6 +44,20 @@ def test_every_example_figure_has_a_source():
         assert c.market_cap.source and c.ebitda.source and c.model.rate.source, path.name
 
 
+def test_example_figures_that_say_they_are_ours_are_marked():
+    # a figure whose source calls it an assumption, estimate, derivation or illustration must
+    # carry `assumption: true`, so the printed inputs table flags it
+    from critmin.credit.company import inputs_table
+    ours = ("assumption", "derived", "estimate", "illustrative", "remainder", "from memory")
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        t = inputs_table(load_company(path))
+        assert len(t) >= 12 and t["source"].str.strip().ne("").all(), path.name
+        says_ours = t["source"].str.lower().str.contains("|".join(ours))
+        unmarked = t.loc[says_ours & ~t["assumption"], "field"].tolist()
+        assert unmarked == [], (path.name, unmarked)
+        assert t["assumption"].any() and not t["assumption"].all(), path.name
+
+
 @pytest.mark.parametrize("edit, field", [
     (lambda d: d.pop("ebitda"), "ebitda"),
     (lambda d: d["revenue"].pop("source"), "revenue.source"),

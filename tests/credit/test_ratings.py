@@ -11,7 +11,9 @@ from critmin.errors import DataFileError
 
 
 def test_bundled_scales():
-    assert {"moodys_idealised_1y", "moodys_warf_10y"} <= set(available_scales())
+    assert set(available_scales()) == {"moodys_idealised_1y", "moodys_warf_10y",
+                                       "moodys_hist_1920_2009_1y", "moodys_hist_1970_2012_1y",
+                                       "moodys_hist_1970_2012_10y"}
     s = load_scale()
     assert s.name == "moodys_idealised_1y" and s.horizon_years == 1
     t = scale_table(s)
@@ -41,7 +43,8 @@ def test_each_reference_pd_maps_to_its_own_grade():
 def test_describe_scale_names_the_mapping_and_source():
     text = describe_scale()
     assert "moodys_idealised_1y" in text and "Source:" in text and "B2" in text
-    assert "5.7890%" in text
+    assert "5.7887%" in text           # sqrt(4.68% x 7.16%)
+    assert "Unverified" in text and "B2" in text.split("Unverified")[1]
 
 
 def test_bad_pd_and_agency():
@@ -71,3 +74,102 @@ def test_replaceable_table_and_its_checks(tmp_path):
     short.write_text("scale,moodys\nx,A\n")
     with pytest.raises(DataFileError, match="field 'horizon_years'"):
         load_scale("x", path=short)
+
+
+# --- provenance of the bundled table --------------------------------------------------------
+
+# hsbc/pyratings README.md (commit 0f1636cb), long-term translation table: Moody's grade,
+# S&P equivalent, rating factor (WARF) and MinWARF (inclusive band edge).
+PYRATINGS = [("Aaa", "AAA", 1, 1), ("Aa1", "AA+", 10, 5), ("Aa2", "AA", 20, 15),
+             ("Aa3", "AA-", 40, 30), ("A1", "A+", 70, 55), ("A2", "A", 120, 95),
+             ("A3", "A-", 180, 150), ("Baa1", "BBB+", 260, 220), ("Baa2", "BBB", 360, 310),
+             ("Baa3", "BBB-", 610, 485), ("Ba1", "BB+", 940, 775), ("Ba2", "BB", 1350, 1145),
+             ("Ba3", "BB-", 1766, 1558), ("B1", "B+", 2220, 1993), ("B2", "B", 2720, 2470),
+             ("B3", "B-", 3490, 3105), ("Caa1", "CCC+", 4770, 4130),
+             ("Caa2", "CCC", 6500, 5635), ("Caa3", "CCC-", 8070, 7285),
+             ("Ca", "CC", 9998, 9034), ("C", "C", 9999, 9998.5)]
+# Moody's average cumulative default rates (%), by letter grade Aaa, Aa, A, Baa, Ba, B, Caa-C:
+# 1920-2009 issuer-weighted, 1 year, as quoted by Falkenblog (Aug 2011); 1970-2012, 1 and 10
+# years, Hull's table as quoted by leetquiz (FRM part 2, Q.3051).
+HISTORICAL = {"moodys_hist_1920_2009_1y": [0.00, 0.07, 0.09, 0.29, 1.36, 4.03, 14.28],
+              "moodys_hist_1970_2012_1y": [0.000, 0.022, 0.063, 0.177, 1.112, 4.051, 16.448],
+              "moodys_hist_1970_2012_10y": [0.503, 0.922, 2.480, 4.740, 19.708, 41.947,
+                                            69.483]}
+
+
+def _table():
+    import pandas as pd
+    from critmin.credit.ratings import DEFAULT_PATH
+    return pd.read_csv(DEFAULT_PATH)
+
+
+def test_every_row_has_a_source_and_a_tagged_provenance():
+    from critmin.credit.ratings import PROVENANCE_TAGS
+    t = _table()
+    assert t["source"].str.strip().str.len().gt(20).all()
+    tags = t["provenance"].str.split(":").str[0].str.strip()
+    assert set(tags) <= set(PROVENANCE_TAGS), set(tags) - set(PROVENANCE_TAGS)
+
+
+@pytest.mark.parametrize("name", ["moodys_idealised_1y", "moodys_warf_10y",
+                                  *HISTORICAL])
+def test_scales_are_monotone(name):
+    t = load_scale(name).table
+    ref = t["pd_ref"].dropna().to_numpy(float)
+    assert (np.diff(ref) > 0).all()
+    assert (np.diff(t["pd_min"].to_numpy(float)) > 0).all()
+    # each reference PD lies in its own band (Ca has none: no published 1-year rate)
+    np.testing.assert_array_equal(rating_for_pd(ref, load_scale(name)),
+                                  t.dropna(subset=["pd_ref"])["moodys"])
+
+
+def test_warf_scale_equals_pyratings_table():
+    # every number of the 10-year scale is read from the pyratings README: exact equality
+    # (pd = factor / 10,000; Aaa's band starts at 0 by design instead of MinWARF 1)
+    t = load_scale("moodys_warf_10y").table
+    assert list(zip(t["moodys"], t["sp_fitch"])) == [(m, s) for m, s, _, _ in PYRATINGS]
+    np.testing.assert_allclose(t["pd_ref"], [f / 1e4 for _, _, f, _ in PYRATINGS], rtol=1e-12)
+    np.testing.assert_allclose(t["pd_min"][1:], [lo / 1e4 for *_, lo in PYRATINGS[1:]],
+                               rtol=1e-12)
+
+
+def test_sp_fitch_equivalents_match_pyratings_on_every_scale():
+    eq = {m: s for m, s, _, _ in PYRATINGS}
+    t = load_scale("moodys_idealised_1y").table
+    assert dict(zip(t["moodys"], t["sp_fitch"])) == eq
+
+
+@pytest.mark.parametrize("name", list(HISTORICAL))
+def test_historical_scales_equal_the_published_rates(name):
+    t = load_scale(name).table
+    assert list(t["moodys"]) == ["Aaa", "Aa", "A", "Baa", "Ba", "B", "Caa-C"]
+    assert list(t["sp_fitch"]) == ["AAA", "AA", "A", "BBB", "BB", "B", "CCC/C"]
+    # read from the CSV, compared with the published percentages: equal to float rounding
+    np.testing.assert_allclose(t["pd_ref"] * 100, HISTORICAL[name], rtol=0, atol=1e-12)
+    assert load_scale(name).horizon_years == (10 if name.endswith("10y") else 1)
+
+
+def test_idealised_baa_and_historical_comparison():
+    ideal = load_scale().table.set_index("moodys")
+    # Baa2 0.17% and Baa3 0.42%: the two idealised 1-year figures found in a public file
+    assert ideal.loc["Baa2", "pd_ref"] == 0.0017 and ideal.loc["Baa3", "pd_ref"] == 0.0042
+    # the same PD grades better on the historical scale: B2's idealised 7.16% is Caa-C there
+    # only above 7.59% (sqrt(4.03% x 14.28%)), so it maps to B
+    assert rating_for_pd(0.0716, load_scale("moodys_hist_1920_2009_1y")) == "B"
+
+
+def test_unverified_rows_are_kept_marked_and_listed():
+    s = load_scale()
+    assert s.unverified == [g for g in s.table["moodys"]
+                            if g not in ("Baa2", "Baa3", "Ca", "C")]
+    assert load_scale("moodys_warf_10y").unverified == []
+    for name in HISTORICAL:
+        assert load_scale(name).unverified == []
+
+
+def test_row_without_source_is_refused(tmp_path):
+    bad = tmp_path / "nosource.csv"
+    bad.write_text("scale,horizon_years,moodys,sp_fitch,pd_ref,pd_min,provenance,source\n"
+                   "x,1,A,A,0.01,0,pub: p,s\nx,1,B,B,0.2,0.05,pub: p,\n")
+    with pytest.raises(DataFileError, match=r"line 3, field 'source'"):
+        load_scale("x", path=bad)

@@ -218,19 +218,45 @@ def equity_vol(company: Company, base_dir=None) -> float:
     return float(np.std(np.diff(np.log(close)), ddof=1) * np.sqrt(ph.periods_per_year))
 
 
+def _sourced(model: BaseModel, prefix: str = ""):
+    """(field path, field name, dict key or None, object) for every object with an
+    `assumption` flag (figures, price histories), walking nested models and dicts."""
+    for name, value in model:
+        items = value.items() if isinstance(value, dict) else [(None, value)]
+        for key, v in items:
+            loc = f"{prefix}{name}" + (f".{key}" if key is not None else "")
+            if isinstance(v, BaseModel):
+                if hasattr(v, "assumption"):
+                    yield loc, name, key, v
+                yield from _sourced(v, loc + ".")
+
+
 def assumptions(model: BaseModel, prefix: str = "") -> list[str]:
     """Field paths of every figure marked `assumption: true` (to print with results)."""
-    out = []
-    for name, value in model:
-        loc = f"{prefix}{name}"
-        if isinstance(value, BaseModel):
-            if getattr(value, "assumption", False):
-                out.append(loc)
-            out += assumptions(value, loc + ".")
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                if isinstance(v, BaseModel):
-                    if getattr(v, "assumption", False):
-                        out.append(f"{loc}.{k}")
-                    out += assumptions(v, f"{loc}.{k}.")
-    return out
+    return [loc for loc, _, _, v in _sourced(model, prefix) if v.assumption]
+
+
+_UNITS = {"shares_outstanding": "shares", "revenue_by_metal": "share of revenue",
+          "ebitda_by_metal": "share of EBITDA", "equity_vol": "per year",
+          "overlays": "annual PD", "haircut": "fraction", "delay_years": "years",
+          "rate": "per year, continuous", "asset_drift": "per year",
+          "price_linked_cost_share": "share of revenue"}
+
+
+def inputs_table(company: Company) -> pd.DataFrame:
+    """Every figure of the file, one row each: field path, value, unit (money in
+    `money_unit` of the figure's currency; shares and probabilities as fractions), whether it
+    is marked `assumption: true`, and its source."""
+    money_fields = {".".join(loc) for loc, _ in _money_figures(company)}
+    rows = []
+    for loc, name, key, v in _sourced(company):
+        if isinstance(v, Figure):
+            value = v.value
+            unit = (f"{v.currency or company.currency} {company.money_unit}"
+                    if loc in money_fields else
+                    f"{key} per {company.currency}" if name == "fx" else _UNITS.get(name, ""))
+        else:                                   # a price history: the file stands for the figure
+            value, unit = float("nan"), getattr(v, "path", "")
+        rows.append({"field": loc, "value": value, "unit": unit, "assumption": v.assumption,
+                     "source": " ".join(v.source.split())})
+    return pd.DataFrame(rows, columns=["field", "value", "unit", "assumption", "source"])

@@ -3,8 +3,10 @@
 A scale is a named set of rows (one per notch, best first) with the Moody's grade, the
 S&P/Fitch equivalent, the reference PD the band is built around (`pd_ref`), the band's lower
 edge (`pd_min`, inclusive; the upper edge is the next row's `pd_min`, and the last band ends at
-1 inclusive), the horizon in years, and each row's provenance and source. Pass `path=` to use
-your own CSV in the same layout. Every result should print `describe_scale(scale)`.
+1 inclusive), the horizon in years, and each row's provenance and source. A provenance starts
+with a tag: pub (published), pub-sec (published, found via a secondary source), derived,
+design (our choice) or unverified (not found in a source; kept, and printed as such). Pass
+`path=` to use your own CSV in the same layout. Every result should print `describe_scale(scale)`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ DEFAULT_SCALE = "moodys_idealised_1y"
 COLUMNS = ("scale", "horizon_years", "moodys", "sp_fitch", "pd_ref", "pd_min", "provenance",
            "source")
 AGENCIES = {"moodys": "moodys", "sp_fitch": "sp_fitch"}
+PROVENANCE_TAGS = ("pub", "pub-sec", "derived", "design", "unverified")
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +40,12 @@ class RatingScale:
     def source(self) -> str:
         """The distinct sources of the scale's rows, joined by '; '."""
         return "; ".join(dict.fromkeys(self.table["source"]))
+
+    @property
+    def unverified(self) -> list[str]:
+        """Grades whose provenance is tagged `unverified` (figure not found in a source)."""
+        tags = self.table["provenance"].astype(str).str.split(":").str[0].str.strip()
+        return list(self.table.loc[tags == "unverified", "moodys"])
 
 
 def available_scales(path=None) -> list[str]:
@@ -69,6 +78,11 @@ def load_scale(name: str = DEFAULT_SCALE, *, path=None) -> RatingScale:
         bad = t[col].isna()
         if bad.any():
             raise DataFileError(str(path), int(rows[bad.to_numpy().argmax()]) + 2, col, "missing")
+    for col in ("source", "provenance"):
+        bad = t[col].isna() | (t[col].astype(str).str.strip() == "")
+        if bad.any():
+            raise DataFileError(str(path), int(rows[bad.to_numpy().argmax()]) + 2, col,
+                                "every row needs a source and a provenance")
     edges = t["pd_min"].to_numpy(float)
     if edges[0] != 0 or (np.diff(edges) <= 0).any() or edges[-1] > 1:
         i = 0 if edges[0] != 0 else int(np.argmax(np.diff(edges) <= 0)) + 1
@@ -114,6 +128,9 @@ def describe_scale(scale: RatingScale | None = None) -> str:
     scale = scale or load_scale()
     lines = [f"Rating scale {scale.name!r}: {scale.horizon_years:g}-year PD -> grade, "
              f"band pd_min <= PD < pd_max (file {scale.path})", f"Source: {scale.source}"]
+    if scale.unverified:
+        lines.append(f"Unverified (not found in a source, verify before relying on the notch): "
+                     f"{', '.join(scale.unverified)}")
     for r in scale_table(scale).itertuples(index=False):
         lines.append(f"  {r.moodys:<5} {r.sp_fitch:<5} [{r.pd_min:.4%}, {r.pd_max:.4%})")
     return "\n".join(lines)

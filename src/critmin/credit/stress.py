@@ -19,7 +19,8 @@ import yaml
 from pydantic import Field
 
 from critmin.credit import ratings
-from critmin.credit.company import Company, CompanyFileError, assumptions, equity_vol, money
+from critmin.credit.company import (Company, CompanyFileError, assumptions, equity_vol,
+                                    inputs_table, money)
 from critmin.yamlfile import Strict, line_of, load_yaml_model
 from critmin.credit.merton import (CreditInputError, credit_spread, debt_value,
                                    default_probability, distance_to_default, kmv_default_point,
@@ -143,7 +144,9 @@ class CreditReport:
     """Before/after tables for one company: `summary` (metric, unit, before[, after]),
     `term_structure` (horizon_years and PDs), `components` (each channel's PD and share of the
     total PD at the rating horizon), `revenue` (by metal); the rating `scale` used, the
-    `assumptions` (field paths marked assumption: true) and the scenario's name and source."""
+    `assumptions` (field paths marked assumption: true), `inputs` (every figure with its
+    source and assumption flag), the scenario's name and source, and `band` (see
+    `scenario_link.credit_report_with_band`)."""
 
     company: str
     currency: str
@@ -156,6 +159,8 @@ class CreditReport:
     assumptions: list[str]
     scenario: str | None = None
     scenario_source: str | None = None
+    inputs: pd.DataFrame | None = None       # every company figure: value, source, assumption
+    band: pd.DataFrame | None = None         # PDs at the P5/P50/P95 price of a market run
 
 
 @dataclass(frozen=True)
@@ -288,7 +293,7 @@ def credit_report(company: Company, scenario: PriceScenario | None = None, *,
     return CreditReport(company=company.name, currency=company.currency,
                         money_unit=company.money_unit, scale=scale, summary=summary,
                         term_structure=term, components=components, revenue=rev,
-                        assumptions=assumptions(company),
+                        assumptions=assumptions(company), inputs=inputs_table(company),
                         scenario=scenario.name if scenario else None,
                         scenario_source=scenario.source if scenario else None)
 
