@@ -6,7 +6,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from critmin.cli import app
-from critmin.registry import file_certificates, make_engine, session_factory
+from critmin.registry import file_certificates, make_engine, session_factory, verify_chain
 
 runner = CliRunner()
 
@@ -53,3 +53,47 @@ def test_default_url_is_the_sqlite_file_in_critmin_home(tmp_path, monkeypatch):
     assert run("registry", "init").exit_code == 0
     assert run("registry", "verify").exit_code == 0
     assert (tmp_path / "other.sqlite").exists()
+
+
+def test_user_add_token_revoke(registry_url, monkeypatch):
+    from critmin.registry import auth
+    monkeypatch.setitem(auth._SCRYPT, "n", 2 ** 10)
+    assert run("registry", "init", "--database-url", registry_url).exit_code == 0
+    res = runner.invoke(app, ["registry", "user", "add", "ins", "--role", "inspector",
+                              "--password-stdin", "--token", "--database-url", registry_url],
+                        input="a long enough password\n")
+    assert res.exit_code == 0, res.output
+    token = res.stdout.strip().splitlines()[-1]
+    assert token.startswith("cm_")
+    bad = runner.invoke(app, ["registry", "user", "add", "x", "--role", "exporter",
+                              "--no-password", "--database-url", registry_url])
+    assert bad.exit_code == 1 and "party_id" in bad.output
+    engine = make_engine(registry_url)
+    factory = session_factory(engine)
+    with factory() as s:
+        assert auth.authenticate(s, token).role == "inspector"
+    res = run("registry", "user", "revoke", "ins", "--reason", "left", "--database-url",
+              registry_url)
+    assert res.exit_code == 0, res.output
+    with factory() as s:
+        try:
+            auth.authenticate(s, token)
+            raise AssertionError("a revoked user's token still works")
+        except auth.AuthenticationError:
+            pass
+        assert verify_chain(s).ok
+    engine.dispose()
+
+
+def test_demo_fills_a_fresh_sqlite_registry_once(tmp_path, warehouse_copy):
+    url = f"sqlite:///{tmp_path / 'demo.sqlite'}"
+    res = run("registry", "demo", "--database-url", url)
+    assert res.exit_code == 0, res.output
+    assert "SYNTHETIC DEMO REGISTRY" in res.output and "shipments" in res.output
+    again = run("registry", "demo", "--database-url", url)
+    assert again.exit_code == 1 and "fresh" in again.output
+    engine = make_engine(url)
+    with session_factory(engine)() as s:
+        res = verify_chain(s)
+        assert res.ok and res.rows > 5000
+    engine.dispose()

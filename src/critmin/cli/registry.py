@@ -62,3 +62,162 @@ def registry_verify(database_url: Optional[str] = UrlOpt):
             err.print(f"  {p}")
         _fail(ValueError(str(result)))
     err.print(str(result))
+
+
+def _engine(database_url: Optional[str]):
+    from critmin.registry.db import current_revision, make_engine
+    engine = make_engine(database_url)
+    if current_revision(engine) is None:
+        engine.dispose()
+        _fail(ValueError(f"no registry at {engine.url.render_as_string(hide_password=True)}; "
+                         "run `critmin registry init` first"))
+    return engine
+
+
+user_app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
+                       help="Registry users: add, revoke, issue API tokens.")
+registry_app.add_typer(user_app, name="user")
+
+ROLE_HELP = "exporter, laboratory, inspector, auditor or admin"
+
+
+@user_app.command("add")
+def user_add(
+    user_id: str = typer.Argument(..., help="login name"),
+    role: str = typer.Option(..., "--role", help=ROLE_HELP),
+    party: Optional[str] = typer.Option(None, "--party",
+                                        help="exporter or laboratory id (those roles only)"),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="read the password from standard input"),
+    no_password: bool = typer.Option(False, "--no-password",
+                                     help="no password: the user acts by API token only"),
+    token: bool = typer.Option(False, "--token", help="also issue an API token (shown once)"),
+    database_url: Optional[str] = UrlOpt,
+):
+    """Add a user acting in a role for a party; prompts for a password unless told not to."""
+    import sys
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from critmin.errors import CritminError
+    from critmin.registry import auth
+    from critmin.registry.db import session_factory
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif not no_password:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    engine = _engine(database_url)
+    try:
+        with session_factory(engine).begin() as session:
+            auth.add_user(session, "cli", user_id, role, party_id=party, password=password)
+            secret = auth.issue_token(session, "cli", user_id, label="cli") if token else None
+    except (CritminError, SQLAlchemyError) as exc:
+        _fail(exc)
+    finally:
+        engine.dispose()
+    err.print(f"added {role} user {user_id!r}" + (f" for {party!r}" if party else ""))
+    if secret:
+        typer.echo(secret)
+
+
+@user_app.command("token")
+def user_token(user_id: str = typer.Argument(...),
+               label: Optional[str] = typer.Option(None, "--label"),
+               database_url: Optional[str] = UrlOpt):
+    """Issue an API token for a user (printed once; only its hash is stored)."""
+    from critmin.errors import CritminError
+    from critmin.registry import auth
+    from critmin.registry.db import session_factory
+    engine = _engine(database_url)
+    try:
+        with session_factory(engine).begin() as session:
+            secret = auth.issue_token(session, "cli", user_id, label=label)
+    except CritminError as exc:
+        _fail(exc)
+    finally:
+        engine.dispose()
+    typer.echo(secret)
+
+
+@user_app.command("revoke")
+def user_revoke(subject_id: str = typer.Argument(..., help="user id (or token id with "
+                                                           "--token-id)"),
+                token_id: bool = typer.Option(False, "--token-id",
+                                              help="revoke one token, not the user"),
+                reason: Optional[str] = typer.Option(None, "--reason"),
+                database_url: Optional[str] = UrlOpt):
+    """Revoke a user (all its tokens stop working) or one token; recorded in the audit log."""
+    from critmin.errors import CritminError
+    from critmin.registry import auth
+    from critmin.registry.db import session_factory
+    engine = _engine(database_url)
+    subject = "token" if token_id else "user"
+    try:
+        with session_factory(engine).begin() as session:
+            auth.revoke(session, "cli", subject, subject_id, reason=reason)
+    except CritminError as exc:
+        _fail(exc)
+    finally:
+        engine.dispose()
+    err.print(f"revoked {subject} {subject_id!r}")
+
+
+@registry_app.command("demo")
+def registry_demo(seed: int = typer.Option(20261129, "--seed"),
+                  database_url: Optional[str] = UrlOpt):
+    """Fill a FRESH registry with a labelled synthetic ledger (calibrated to Kazakhstan's 2024
+    exports) and demo users sharing one printed password, to click through `critmin serve`."""
+    from sqlalchemy import func, select
+
+    from critmin.cli._shared import _connect
+    from critmin.errors import CritminError
+    from critmin.oversight import simulate as sim
+    from critmin.registry import models as m
+    from critmin.registry.db import default_url, init_db, session_factory
+    from critmin.registry.demo import DEMO_PASSWORD, demo_users, fill_from_ledger
+    engine = init_db(database_url or default_url())
+    try:
+        factory = session_factory(engine)
+        with factory() as session:
+            if session.scalar(select(func.count()).select_from(m.Shipment)):
+                _fail(ValueError("the registry already holds shipments; the demo fills only "
+                                 "a fresh one (use --database-url for another)"))
+        volumes = sim.kaz_export_volumes(_connect(), years=[2024])
+        ledger = sim.simulate_ledger(volumes, sim.power_study_config(), random_state=seed)
+        with factory.begin() as session:
+            counts = fill_from_ledger(session, ledger)
+            users = demo_users(session, ledger)
+    except CritminError as exc:
+        _fail(exc)
+    finally:
+        engine.dispose()
+    err.print("[bold red]SYNTHETIC DEMO REGISTRY[/]: made-up shipments and assays, never real "
+              "data.")
+    err.print(", ".join(f"{v:,} {k}" for k, v in counts.items()))
+    for u in users:
+        err.print(f"  {u['user_id']:<24} {u['role']:<11} {u['party_id'] or ''}")
+    err.print(f"every demo user's password: {DEMO_PASSWORD}")
+
+
+@app.command("serve")
+def serve(host: str = typer.Option("127.0.0.1", "--host"),
+          port: int = typer.Option(8000, "--port"),
+          workers: int = typer.Option(1, "--workers", min=1),
+          database_url: Optional[str] = UrlOpt):
+    """Run the web app and the registry API (uvicorn); embedded SQLite unless
+    --database-url names PostgreSQL. Creates or upgrades the registry schema first."""
+    import os
+
+    import uvicorn
+
+    from critmin.cli._shared import _connect
+    from critmin.registry.db import default_url, init_db
+    url = database_url or default_url()
+    init_db(url).dispose()
+    _connect().close()  # build the warehouse once here, not in every worker
+    os.environ["CRITMIN_DATABASE_URL"] = url
+    err.print(f"critmin on http://{host}:{port}/  (registry API at /api/registry, docs at "
+              "/api/docs)")
+    uvicorn.run("critmin.server:app_from_env", factory=True, host=host, port=port,
+                workers=workers, log_level="warning")

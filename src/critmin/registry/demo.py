@@ -44,9 +44,7 @@ def fill_from_ledger(session: Session, ledger: Ledger, *, actor: str = ACTOR) ->
         ca[["shipment_id", "laboratory_id"]].assign(
             role=ca["kind"].map({"control": "control", "umpire": "umpire"}))
     ]).drop_duplicates()
-    for r in pairs.itertuples(index=False):
-        ev.assign_laboratory(session, actor, r.shipment_id, r.laboratory_id, r.role)
-    counts["lab_assignments"] = len(pairs)
+    counts["lab_assignments"] = len(ev.assign_laboratories(session, actor, pairs))
     counts["certificates"] = len(ev.file_certificates(
         session, actor, _rows(ledger.certificates, m.Certificate)))
     for kind, record in (("control", ev.record_control_assays),

@@ -1,0 +1,29 @@
+"""The one web service `critmin serve` runs: the analyst pages (`critmin.web`) and the export
+registry's API (`critmin.registry.api`, under /api/registry) in one FastAPI app."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+
+def create_app(database_url: str | None = None, *, migrate: bool = True) -> FastAPI:
+    """The combined app on the registry at `database_url` (default: `CRITMIN_DATABASE_URL`,
+    else the SQLite file in critmin's home), created or upgraded first when `migrate`."""
+    from critmin.registry import api
+    from critmin.registry.db import init_db, make_engine
+    from critmin.web.app import create_router
+    engine = init_db(database_url) if migrate else make_engine(database_url)
+    app = FastAPI(title="critmin", version="1", docs_url="/api/docs", redoc_url=None,
+                  openapi_url="/api/openapi.json",
+                  description="Critical-mineral supply chains: analyst pages and the export "
+                              "registry API.")
+    app.include_router(create_router())
+    return api.install(app, engine)
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers (`critmin serve --workers N`): the database URL comes from
+    `CRITMIN_DATABASE_URL`; migrations already ran in the parent process."""
+    return create_app(os.environ.get("CRITMIN_DATABASE_URL"), migrate=False)
