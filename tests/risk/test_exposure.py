@@ -65,7 +65,9 @@ def test_import_reliance_hand_computed():
     assert r.loc["x", "import_reliance"] == pytest.approx(20 / 40, rel=1e-15)
     assert (r.loc["x", "imports_t"], r.loc["x", "exports_t"]) == (30.0, 10.0)
     import math
-    assert math.isnan(r.loc["y", "import_reliance"]) and r.loc["y", "flags"] == "trade_not_counted"
+    assert math.isnan(r.loc["y", "import_reliance"])
+    # y has neither countable trade nor any production row that year: both reported
+    assert r.loc["y", "flags"] == "trade_not_counted;no_production_data"
 
 
 def test_trade_risk_hand_computed():

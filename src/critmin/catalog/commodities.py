@@ -127,8 +127,9 @@ def commodity_table() -> pd.DataFrame:
 def content_factors() -> pd.DataFrame:
     """Tonnes of a commodity, on its World Mining Data basis (metal, or the oxide the sheet
     names: REO, Li2O...), per tonne of traded product of an HS code: hs6, commodity, content,
-    basis ('metal form', 'stoichiometric', 'typical grade', 'derived') and source. Codes absent here have
-    no sourced factor."""
+    basis ('metal form', 'gross product', 'stoichiometric', 'typical grade', 'derived', or
+    'unknown' with content NaN where no factor holds for the code, e.g. mixed scrap) and
+    source. Codes absent here have no sourced factor."""
     df = pd.DataFrame(_read("hs_content.csv"))
     df["content"] = df["content"].astype(float)
     return df

@@ -68,8 +68,12 @@ def exposure_cmd(
     commodity: Optional[str] = typer.Option(None, "--commodity", "-c", help="comma-separated"),
     year: Optional[int] = typer.Option(None, "--year", "-y", help="default: latest"),
     by: str = typer.Option("supplier", "--by",
-                           help="supplier, bloc, reliance (net import reliance, contained t) "
-                           "or trade-risk (Klimek et al. 2015 first-order weighting)"),
+                           help="supplier, bloc, reliance (net import reliance, contained t), "
+                           "trade-risk (Klimek et al. 2015 first-order weighting) or systemic "
+                           "(that risk propagated through re-exporters)"),
+    damping: float = typer.Option(0.5, "--damping", min=0.0, max=0.999,
+                                  help="with --by systemic: weight of a supplier's own supply "
+                                  "chain against its own governance (0 = first order)"),
     blocs: str = typer.Option("RU_SANCTIONS_2022,EAEU,BRICS_2025", "--blocs",
                               help="blocs to group suppliers into, with --by bloc"),
     top: int = typer.Option(10, "--top", "-n", help="suppliers per commodity"),
@@ -100,6 +104,16 @@ def exposure_cmd(
             render(out, fmt, title=f"net import reliance of {label}, {year} (contained tonnes)")
             return
         f = queries.commodity_flows(con, commodities=names, years=[year])
+        if by == "systemic":
+            from critmin.risk.systemic import systemic_trade_risk
+            # the whole network: hubs' own suppliers matter, not only the importer's
+            out = systemic_trade_risk(f, queries.governance_estimates(con, "PV.PER.RNK"),
+                                      damping=damping,
+                                      groups={label: members} if len(members) > 1 else None)
+            out = out[out["importer"] == (label if len(members) > 1 else members[0])]
+            render(out.reset_index(drop=True), fmt,
+                   title=f"systemic trade risk of {label}, {year} (damping {damping})")
+            return
         f = f[f["importer"].isin(set(members))]
         shares = exposure.supplier_shares(f, members, include_internal=internal)
         if by == "bloc":
@@ -110,7 +124,8 @@ def exposure_cmd(
         elif by == "supplier":
             out = shares.groupby("commodity", group_keys=False).head(top).reset_index(drop=True)
         else:
-            raise CritminError(f"--by must be supplier, bloc, reliance or trade-risk, not {by!r}")
+            raise CritminError("--by must be supplier, bloc, reliance, trade-risk or systemic, "
+                               f"not {by!r}")
         render(out, fmt, title=f"imports of {label}, {year}"
                + ("" if internal or len(members) == 1 else " (from outside the bloc)"))
     except (CritminError, ValueError) as exc:

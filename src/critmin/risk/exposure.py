@@ -55,26 +55,38 @@ def import_reliance_table(flows: pd.DataFrame, production: pd.DataFrame,
     """Net import reliance IR = (I − E) / (P + I − E) of a country or bloc per commodity, in
     contained tonnes (World Mining Data basis; European Commission 2017), clipped to 0..1.
 
-    flows: commodity, hs6, year, exporter, importer, quantity_t; factors: hs6, commodity,
-    content. Trade between a bloc's members is left out. IR is NaN, with a flag, when imports
-    or exports exist but none of their tonnes can be counted (no content factor or unknown
-    quantities); `counted_share` is the share of trade records that could be counted.
+    flows: commodity, hs6, year, exporter, importer, quantity_t (t); production: commodity,
+    country, year, quantity, unit (World Mining Data, every country: a commodity with no row
+    at all that year has no production data, which is not zero production); factors: hs6,
+    commodity, content (t contained per t traded) and optionally basis. Trade between a bloc's
+    members is left out. IR is NaN, with a flag, when an input is missing rather than zero:
+    `trade_not_counted` (imports or exports exist but none of their tonnes can be counted: no
+    content factor or unknown quantities), `no_production_data`, `production_not_mass`
+    (production in a volume or carat unit). `content_unknown` marks trade under codes whose
+    content the factor table declares unknowable; `no_trade_data` a commodity of which
+    `flows` (which must hold every country's trade) has no record at all that year: its
+    imports, exports and IR are NaN. `counted_share` is the share of trade records that could
+    be counted.
     """
     from critmin.risk.eu_crm import import_reliance
 
     m = set(members)
-    f = flows[flows["year"] == year].merge(factors[["hs6", "commodity", "content"]],
-                                           on=["hs6", "commodity"], how="left")
-    f = f.assign(qc=f["quantity_t"] * f["content"])
+    cols = ["hs6", "commodity", "content"] + (["basis"] if "basis" in factors else [])
+    f = flows[flows["year"] == year].merge(factors[cols], on=["hs6", "commodity"], how="left")
+    unknowable = f["basis"].eq("unknown") if "basis" in f else pd.Series(False, index=f.index)
+    f = f.assign(qc=(f["quantity_t"] * f["content"]).where(~unknowable), unknowable=unknowable)
     ext = f[f["importer"].isin(m) != f["exporter"].isin(m)]
-    p = production[(production["year"] == year) & production["country"].isin(m)]
+    world = production[production["year"] == year]
+    p = world[world["country"].isin(m)]
     p = p.assign(t=np.where(p["unit"] == "kg", p["quantity"] / 1000, p["quantity"]))
+    covered = set(f["commodity"])
     rows = []
     for commodity in sorted(set(ext["commodity"]) | set(p["commodity"])):
         e = ext[ext["commodity"] == commodity]
         imp = e[e["importer"].isin(m)]
         exp = e[e["exporter"].isin(m)]
-        prod_t = float(p.loc[p["commodity"] == commodity, "t"].sum())
+        pc = p[p["commodity"] == commodity]
+        prod_t = float(pc["t"].sum())
         i_t, e_t = float(imp["qc"].sum()), float(exp["qc"].sum())
         counted = float(e["qc"].notna().mean()) if len(e) else 1.0
         flags = []
@@ -84,6 +96,19 @@ def import_reliance_table(flows: pd.DataFrame, production: pd.DataFrame,
             flags.append("trade_not_counted")
         elif counted < 1:
             flags.append("partly_counted")
+        if e["unknowable"].any():
+            flags.append("content_unknown")
+        if commodity not in covered:
+            # nothing of the commodity traded anywhere that year: its HS codes are not in the
+            # data (potash) or no longer used (germanium's HS92 code after 2016); unknown
+            i_t = e_t = ir = counted = float("nan")
+            flags.append("no_trade_data")
+        if not (world["commodity"] == commodity).any():
+            prod_t = ir = float("nan")
+            flags.append("no_production_data")
+        elif (~pc["unit"].isin(["t", "kg"])).any():
+            prod_t = ir = float("nan")
+            flags.append("production_not_mass")
         rows.append({"commodity": commodity, "year": year, "production_t": prod_t,
                      "imports_t": i_t, "exports_t": e_t, "import_reliance": ir,
                      "counted_share": counted, "flags": ";".join(flags)})
@@ -97,8 +122,8 @@ def trade_risk(shares: pd.DataFrame, pv_rank: pd.DataFrame) -> pd.DataFrame:
 
     s_ij: supplier i's share of j's import value (`supplier_shares`); p_i: WGI political
     stability percentile rank of i that year (0..100, PV.PER.RNK). This is the trade-risk
-    weighting of Klimek, Obersteiner and Thurner (2015), as we read its definition of V; their
-    systemic indicator, which adds network centrality (PageRank), is not computed here.
+    weighting of Klimek, Obersteiner and Thurner (2015), as we read its definition of V; its
+    propagation through re-exporters is `critmin.risk.systemic.systemic_trade_risk`.
     Suppliers without a rank are left out and their value share is reported.
     """
     s = shares.merge(pv_rank.rename(columns={"country": "supplier", "value": "rank"}),

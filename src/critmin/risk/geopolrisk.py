@@ -132,7 +132,9 @@ class Corrections:
 
     content: trade tonnes become tonnes of contained material (the World Mining Data basis)
         with the factors of `critmin.catalog.commodities.content_factors`; HS codes without a
-        sourced factor are left out and their value share is reported; results that rest on a
+        sourced factor are left out and their value share is reported (flag
+        'codes_without_factor'; 'content_unknown' for codes whose factor the table marks
+        unknowable, basis 'unknown', such as mixed scrap); results that rest on a
         typical grade or a derived ratio (one factor for every route) carry the flag
         'approximate_factor'.
     own_stage_price: price = value / contained tonnes of the HS codes of the material's own
@@ -165,7 +167,8 @@ def _flags(out: pd.DataFrame, not_mass: set) -> list[str]:
         checks = [
             (row.F + row.p <= 0, "no_supply_data"),
             (row.F <= 0 < row.value_usd, "imports_not_counted"),
-            (row.excluded_value_share > 0, "codes_without_factor"),
+            (row.v_excl > row.v_unknowable, "codes_without_factor"),
+            (row.v_unknowable > 0, "content_unknown"),
             (row.unknown_quantity_value_share > 0, "unknown_quantities"),
             (row.default_governance_share > 0, "default_governance"),
             (row.hub_adjusted > 0, "hub_adjusted"),
@@ -207,11 +210,15 @@ def corrected(flows: pd.DataFrame, production: pd.DataFrame, pv: pd.DataFrame,
     if c.content:
         cols = ["hs6", "commodity", "content"] + (["basis"] if "basis" in factors else [])
         f = f.merge(factors[cols], on=["hs6", "commodity"], how="left")
-        f["typical"] = f.get("basis", pd.Series("", index=f.index)).isin(
-            ["typical grade", "derived"])
+        basis = f.get("basis", pd.Series("", index=f.index))
+        f["typical"] = basis.isin(["typical grade", "derived"])
+        # codes the table marks unknowable (mixed scrap...): reported, never given a number
+        f["unknowable"] = basis.eq("unknown")
+        f.loc[f["unknowable"], "content"] = np.nan
     else:
         f["content"] = 1.0
         f["typical"] = False
+        f["unknowable"] = False
     f["qc"] = f["quantity_t"] * f["content"]
     g_table = _governance_g(pv)
     # re-export hubs: g of the hub becomes the tonnage-weighted g of its own suppliers
@@ -250,6 +257,7 @@ def corrected(flows: pd.DataFrame, production: pd.DataFrame, pv: pd.DataFrame,
     f["N"] = f["F"] * f["g"]
     f["Fdef"] = f["F"].where(f["defaulted"], 0.0)
     f["v_excl"] = f["value_usd"].where(f["excluded"], 0.0)
+    f["v_unknowable"] = f["value_usd"].where(f["unknowable"], 0.0)
     f["v_unknown"] = f["value_usd"].where(f["unknown_q"], 0.0)
     # price: value over contained tonnes of the codes of the material's own stage
     priced = usable.copy()
@@ -263,8 +271,8 @@ def corrected(flows: pd.DataFrame, production: pd.DataFrame, pv: pd.DataFrame,
     f["Vp"] = f["value_usd"].where(priced, 0.0)
     f["Qp"] = f["F"].where(priced, 0.0)
     agg = f.groupby(["commodity", "label", "year"])[
-        ["F", "N", "Fdef", "v_excl", "v_unknown", "value_usd", "Vp", "Qp", "hub_adjusted",
-         "typical"]].sum()
+        ["F", "N", "Fdef", "v_excl", "v_unknowable", "v_unknown", "value_usd", "Vp", "Qp",
+         "hub_adjusted", "typical"]].sum()
     agg.index = agg.index.set_names(["commodity", "importer", "year"])
     agg = agg.reindex(grid).fillna(0.0)
     # domestic production in tonnes, as stored (kg tables / 1,000; other units unusable)
