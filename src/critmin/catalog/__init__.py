@@ -5,6 +5,7 @@ from critmin.catalog.commodities import (
     all_commodities,
     commodity,
     commodity_table,
+    geopolrisk_materials,
     hs_table,
     search_commodities,
 )
@@ -18,10 +19,11 @@ from critmin.catalog.countries import (
     country,
     country_table,
     from_baci,
+    importer_groups,
 )
 
 __all__ = [
     "Commodity", "Country", "all_commodities", "all_countries", "bloc_members", "bloc_names",
     "bloc_table", "blocs_of", "commodity", "commodity_table", "country", "country_table",
-    "from_baci", "hs_table", "search_commodities",
+    "from_baci", "geopolrisk_materials", "hs_table", "importer_groups", "search_commodities",
 ]

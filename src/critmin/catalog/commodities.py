@@ -14,7 +14,7 @@ from importlib import resources
 import pandas as pd
 
 from critmin.catalog._match import closest, normalise
-from critmin.errors import UnknownNameError
+from critmin.errors import CritminError, UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -133,3 +133,17 @@ def content_factors() -> pd.DataFrame:
     df = pd.DataFrame(_read("hs_content.csv"))
     df["content"] = df["content"].astype(float)
     return df
+
+
+def geopolrisk_materials(text: str | None) -> list[str]:
+    """Parse a comma-separated list of commodities the GeoPolRisk method covers (None: all of
+    them) into catalog keys; a commodity outside the method's HS map is an error."""
+    if not text:
+        return [c.key for c in all_commodities() if c.geopolrisk_id]
+    out = []
+    for name in text.split(","):
+        c = commodity(name.strip())
+        if not c.geopolrisk_id:
+            raise CritminError(f"{c.name} has no HS code in the GeoPolRisk method's map")
+        out.append(c.key)
+    return out

@@ -185,3 +185,18 @@ def blocs_of(iso3: str) -> tuple[str, ...]:
     """The ids of the blocs a country belongs to; any form `country` accepts is fine."""
     code = country(iso3).iso3
     return tuple(b for b, members in _blocs().items() if any(r["iso3"] == code for r in members))
+
+
+def importer_groups(text: str) -> dict[str, tuple[str, ...]]:
+    """Parse a comma-separated list of importers: each item a bloc id (EU27, G7...; 'EU'
+    means EU27) or a country name or code. Returns {label: member ISO3 codes}."""
+    groups: dict[str, tuple[str, ...]] = {}
+    blocs = {b.lower(): b for b in bloc_names()} | {"eu": "EU27"}
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        if item.lower() in blocs:
+            bloc = blocs[item.lower()]
+            groups[bloc] = bloc_members(bloc)
+        else:
+            iso3 = country(item).iso3
+            groups[iso3] = (iso3,)
+    return groups

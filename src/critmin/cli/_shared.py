@@ -3,13 +3,10 @@ and the parsing of material and importer lists."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from critmin.errors import CritminError
 from critmin.output import Format
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
@@ -75,33 +72,4 @@ def _connect(read_only: bool = True):
 def _fail(exc: Exception) -> None:
     err.print(f"[red]error:[/] {exc}")
     raise typer.Exit(code=1)
-
-
-
-def _geopolrisk_materials(text: Optional[str]) -> list[str]:
-    from critmin.catalog import all_commodities, commodity
-    if not text:
-        return [c.key for c in all_commodities() if c.geopolrisk_id]
-    out = []
-    for name in text.split(","):
-        c = commodity(name.strip())
-        if not c.geopolrisk_id:
-            raise CritminError(f"{c.name} has no HS code in the GeoPolRisk method's map")
-        out.append(c.key)
-    return out
-
-
-def _importer_groups(text: str) -> dict[str, tuple[str, ...]]:
-    """Each comma-separated item is a bloc id (EU27, G7...; 'EU' means EU27) or a country."""
-    from critmin.catalog import bloc_members, bloc_names, country
-    groups: dict[str, tuple[str, ...]] = {}
-    blocs = {b.lower(): b for b in bloc_names()} | {"eu": "EU27"}
-    for item in (t.strip() for t in text.split(",") if t.strip()):
-        if item.lower() in blocs:
-            bloc = blocs[item.lower()]
-            groups[bloc] = bloc_members(bloc)
-        else:
-            iso3 = country(item).iso3
-            groups[iso3] = (iso3,)
-    return groups
 

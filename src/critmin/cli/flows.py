@@ -6,7 +6,8 @@ from typing import Optional
 
 import typer
 
-from critmin.cli._shared import FormatOpt, _connect, _fail, _importer_groups, app, flows_app
+from critmin.catalog import importer_groups
+from critmin.cli._shared import FormatOpt, _connect, _fail, app, flows_app
 from critmin.errors import CritminError
 from critmin.output import Format, render
 
@@ -87,7 +88,7 @@ def exposure_cmd(
     from critmin.risk import exposure
     try:
         con = _connect()
-        (label, members), = _importer_groups(importer).items()
+        (label, members), = importer_groups(importer).items()
         if year is None:
             year = queries.latest_trade_year(con)
         names = commodity.split(",") if commodity else ["nickel", "palladium", "platinum",

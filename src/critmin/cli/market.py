@@ -1,4 +1,4 @@
-"""Market-shock command: critmin shock SCENARIO.yaml (world level)."""
+"""Market commands: critmin shock SCENARIO.yaml (world level), critmin backtest [EPISODE|--all]."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 import typer
+from rich.console import Console
 from rich.markup import escape
 
 from critmin.cli._shared import FormatOpt, _connect, _fail, app, err
@@ -109,3 +110,82 @@ def shock(
             err.print(f"[bold]{k}[/]: {escape(str(v))}")
     else:
         render(table, fmt, meta=meta)
+
+
+def backtest_report(con, episodes: list[str], *, prices=None, draws: int = 500, seed: int = 0,
+                    on_episode=None) -> tuple[pd.DataFrame, dict]:
+    """(predicted vs observed, one row per check of every episode; notes per episode id).
+    on_episode(id) is called before each episode (progress)."""
+    from critmin.market import backtest as bt
+    tables, meta = [], {}
+    for name in episodes:
+        if on_episode:
+            on_episode(name)
+        ep = bt.load_episode(name)
+        table, notes = bt.run_episode(ep, bt.episode_data(con, ep, prices=prices),
+                                      draws=draws, seed=seed)
+        tables.append(table)
+        meta[ep.id] = notes
+    return pd.concat(tables, ignore_index=True), meta
+
+
+@app.command("backtest")
+def backtest(
+    episode: Optional[str] = typer.Argument(
+        None, help="episode id (shipped: see --all) or an episode YAML file"),
+    all_: bool = typer.Option(False, "--all", help="run every shipped episode"),
+    prices: Optional[Path] = typer.Option(
+        None, "--prices", help="monthly price CSV (IMF PCPS or World Bank Pink Sheet) to use "
+                               "instead of the warehouse prices, e.g. for IMF-only series"),
+    draws: int = typer.Option(500, "--draws", min=1, help="Monte-Carlo draws of elasticities"),
+    seed: int = typer.Option(0, "--seed"),
+    fmt: Format = FormatOpt,
+):
+    """Back-test the market model on shocks that happened: build the pre-shock market from the
+    warehouse, apply the episode's scenario, compare P5/P50/P95 predictions with what the data
+    show afterwards. Misses are findings: the exit code is 0 unless something fails."""
+    from critmin.cli._shared import _progress
+    from critmin.market.backtest import list_episodes
+    try:
+        if all_ == (episode is not None):
+            raise CritminError(f"give one EPISODE or --all (shipped episodes: "
+                               f"{', '.join(list_episodes())})")
+        names = list_episodes() if all_ else [episode]
+        con = _connect()
+        with _progress() as bar:
+            task = bar.add_task("back-tests", total=len(names))
+
+            def step(name):
+                bar.update(task, description=f"back-test {name}",
+                           completed=names.index(name))
+
+            table, meta = backtest_report(con, names, prices=prices, draws=draws, seed=seed,
+                                          on_episode=step)
+            bar.update(task, completed=len(names))
+    except (CritminError, ValueError) as exc:
+        _fail(exc)
+        return
+    if fmt != Format.table:
+        render(table, fmt, meta=meta)
+        return
+    out = Console(soft_wrap=True)
+    if not out.is_terminal:                  # piped or captured: room for the check ids
+        out = Console(soft_wrap=True, width=max(out.width, 132))
+    shown = table.rename(columns={"predicted_low": "P5", "predicted": "P50",
+                                  "predicted_high": "P95"})
+    shown[["P5", "P50", "P95", "observed"]] = shown[["P5", "P50", "P95", "observed"]].round(3)
+    for eid, part in shown.groupby("episode", sort=False):
+        render(part[["check", "variant", "P5", "P50", "P95", "observed", "tol", "result"]],
+               fmt, title=f"{meta[eid]['episode']}: predicted P5/P50/P95 ({draws} draws, seed "
+                          f"{seed}) vs observed; pass if P5 − tol ≤ observed ≤ P95 + tol",
+               console=out)
+        for r in part.itertuples(index=False):
+            if r.result != "pass":
+                out.print(f"[bold]{escape(r.check)}[/] ({r.result}): {escape(r.label)}. "
+                          f"{escape(r.note)}")
+    counts = table["result"].value_counts()
+    out.print(", ".join(f"{n} {k}" for k, n in counts.items()) + f" of {len(table)} checks")
+    for eid, notes in meta.items():
+        err.print(f"[bold]{eid}[/]")
+        for k, v in notes.items():
+            err.print(f"  {k}: {escape(str(v))}")

@@ -9,17 +9,11 @@ from typing import Optional
 import pandas as pd
 import typer
 
-from critmin.cli._shared import (
-    FormatOpt, _connect, _fail, _geopolrisk_materials, _importer_groups, risk_app,
-)
+from critmin.catalog import geopolrisk_materials, importer_groups
+from critmin.cli._shared import FormatOpt, _connect, _fail, risk_app
 from critmin.errors import CritminError
 from critmin.output import Format, render
-
-def _indicator_inputs(con, year: int, commodities: list[str] | None = None):
-    from critmin.data import queries
-    prod = queries.wmd_production(con, year=year)
-    flows = queries.commodity_flows(con, years=[year], commodities=commodities)
-    return prod, flows, queries.governance_estimates(con)
+from critmin.risk.run import indicator_inputs
 
 
 @risk_app.command("table")
@@ -35,7 +29,7 @@ def risk_table(
     from critmin.risk.indicators import commodity_indicators
     try:
         con = _connect()
-        prod, flows, pv = _indicator_inputs(con, year)
+        prod, flows, pv = indicator_inputs(con, year)
         df = commodity_indicators(prod, flows, pv, year)
         eol = {c.key: c.eol_rir for c in all_commodities()}
         df.insert(2, "eol_rir", df["commodity"].map(eol))
@@ -69,7 +63,7 @@ def risk_show(
     try:
         con = _connect()
         c = _commodity(commodity)
-        prod, flows, pv = _indicator_inputs(con, year, [c.key])
+        prod, flows, pv = indicator_inputs(con, year, [c.key])
         prod = prod[prod["commodity"] == c.key]
         ind = commodity_indicators(prod, flows, pv, year)
         if ind.empty:
@@ -82,7 +76,7 @@ def risk_show(
             from critmin.data import queries
             series = []
             for y in queries.wmd_years(con, c.key):
-                py, fy, _ = _indicator_inputs(con, y, [c.key])
+                py, fy, _ = indicator_inputs(con, y, [c.key])
                 series.append(commodity_indicators(py[py["commodity"] == c.key], fy, pv, y))
             if series:
                 render(pd.concat(series)[["year", "production_hhi", "top_producer",
@@ -94,7 +88,7 @@ def risk_show(
             m = RiskMethod(method)
             g = _geopolrisk_frame(con, c.key, importer, [year], m)
             render(g, fmt, title=f"GeoPolRisk ({m.value} mode)")
-            (label, members), = _importer_groups(importer).items()
+            (label, members), = importer_groups(importer).items()
             f = flows[flows["importer"].isin(set(members))]
             render(exposure.supplier_shares(f, members).head(8), fmt,
                    title=f"main suppliers of {label}")
@@ -104,21 +98,9 @@ def risk_show(
 
 def _geopolrisk_frame(con, commodity: Optional[str], importer: str, yrs: list[int],
                       method: "RiskMethod", corrections=None) -> pd.DataFrame:
-    """GeoPolRisk results for the CLI (one place for both methods)."""
-    from critmin.catalog import commodity as _commodity
-    from critmin.catalog.commodities import content_factors
-    from critmin.data import queries
-    from critmin.risk import geopolrisk as gpr
-    mats = _geopolrisk_materials(commodity)
-    groups = _importer_groups(importer)
-    inp = queries.geopolrisk_inputs(con, mats, yrs)
-    if method == RiskMethod.compat:
-        return gpr.compat(inp["flows"], inp["production"], inp["governance"], groups, yrs, mats)
-    return gpr.corrected(
-        queries.geopolrisk_flows_by_code(con, mats, yrs), inp["production"],
-        queries.governance_estimates(con), content_factors(),
-        {m: _commodity(m).stage for m in mats}, groups, yrs, mats,
-        corrections or gpr.Corrections())
+    from critmin.risk.run import geopolrisk_results
+    return geopolrisk_results(con, geopolrisk_materials(commodity), importer_groups(importer),
+                              yrs, method.value, corrections)
 
 
 @risk_app.command("eu-sr")
@@ -204,7 +186,7 @@ def risk_geopolrisk(
         if method == RiskMethod.corrected:
             hub_list: tuple[str, ...] = ()
             if hubs:
-                hub_list = tuple(m for members in _importer_groups(hubs).values()
+                hub_list = tuple(m for members in importer_groups(hubs).values()
                                  for m in members)
             corrections = gpr.Corrections(
                 content=not gross_tonnes, own_stage_price=not pooled_price,
