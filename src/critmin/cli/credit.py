@@ -28,7 +28,7 @@ def _scenario_inputs(paths, *, draws, seed):
         if kind == "market_result":
             links.append(load_market_result(path))
         elif kind == "market":
-            from critmin.cli.market import shock_report
+            from critmin.market.report import shock_report
             table, meta = shock_report(_connect(), path, draws=draws, seed=seed)
             links.append(price_link(table, meta))
         elif fixed is not None:

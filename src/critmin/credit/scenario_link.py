@@ -1,7 +1,7 @@
 """Market-simulator result -> price changes by metal for the credit stress (pure functions).
 
 A `critmin shock` result (the table and meta that `critmin shock --format json` writes, or that
-`critmin.cli.market.shock_report` returns) holds, for one commodity, the P5/P50/P95 over
+`critmin.market.report.shock_report` returns) holds, for one commodity, the P5/P50/P95 over
 Monte-Carlo elasticity draws of the base and the shocked clearing price (USD/t). The price
 change at quantile q is
 

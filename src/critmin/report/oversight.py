@@ -99,11 +99,11 @@ def selection_chart(log: pd.DataFrame, labs, src: str) -> Chart:
 
 def section(con, *, year: int = YEAR, seed: int = SEED, budget: int = BUDGET) -> Section:
     """Section 4 of the brief, on a synthetic ledger calibrated to Kazakhstan's `year` exports."""
-    from critmin.cli.oversight import _element_prices
+    from critmin.oversight.prices import element_prices
     led = ledger(con, year=year, seed=seed)
     pairs = bias.paired_assays(led)
     table = bias.screen(pairs, by=["laboratory_id"])
-    prices = _element_prices(con, pairs["element"].unique(), year)
+    prices = element_prices(con, pairs["element"].unique(), year)
     per, unpriced = valuation.undeclared_from_pairs(pairs, led.shipments,
                                                     terms_mod.default_terms(), prices,
                                                     led.element_units())

@@ -44,7 +44,7 @@ def run_scenarios(con, scenarios, *, draws: int = DRAWS, seed: int = SEED,
                   progress=None) -> list[ScenarioRun]:
     """`shock_report` for each (path, Scenario); a scenario the world market cannot run yet
     (no cost curve for its commodity) keeps the error message instead."""
-    from critmin.cli.market import shock_report
+    from critmin.market.report import shock_report
     runs = []
     for path, scen in scenarios:
         run = ScenarioRun(Path(path), scen)
