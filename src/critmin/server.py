@@ -4,23 +4,30 @@ registry's API (`critmin.registry.api`, under /api/registry) in one FastAPI app.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from fastapi import FastAPI
 
 
-def create_app(database_url: str | None = None, *, migrate: bool = True) -> FastAPI:
+def create_app(database_url: str | None = None, *, migrate: bool = True,
+               warehouse_path: str | Path | None = None) -> FastAPI:
     """The combined app on the registry at `database_url` (default: `CRITMIN_DATABASE_URL`,
-    else the SQLite file in critmin's home), created or upgraded first when `migrate`."""
+    else the SQLite file in critmin's home), created or upgraded first when `migrate`.
+    `warehouse_path`: the DuckDB warehouse (default critmin's own, built when missing)."""
     from critmin.registry import api
     from critmin.registry.db import init_db, make_engine
+    from critmin.web._common import Warehouse
     from critmin.web.app import create_router
+    from critmin.web.registry_pages import create_registry_pages
     engine = init_db(database_url) if migrate else make_engine(database_url)
-    app = FastAPI(title="critmin", version="1", docs_url="/api/docs", redoc_url=None,
+    # no /docs page: Swagger UI loads its scripts from a CDN, and critmin works offline
+    app = FastAPI(title="critmin", version="1", docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json",
                   description="Critical-mineral supply chains: analyst pages and the export "
                               "registry API.")
-    app.include_router(create_router())
-    return api.install(app, engine)
+    app.include_router(create_router(warehouse_path))
+    app.include_router(create_registry_pages())
+    return api.install(app, engine, warehouse=Warehouse(warehouse_path).cursor)
 
 
 def app_from_env() -> FastAPI:

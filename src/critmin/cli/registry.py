@@ -217,7 +217,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host"),
     init_db(url).dispose()
     _connect().close()  # build the warehouse once here, not in every worker
     os.environ["CRITMIN_DATABASE_URL"] = url
-    err.print(f"critmin on http://{host}:{port}/  (registry API at /api/registry, docs at "
-              "/api/docs)")
+    err.print(f"critmin on http://{host}:{port}/  (registry API at /api/registry, OpenAPI at "
+              "/api/openapi.json)")
     uvicorn.run("critmin.server:app_from_env", factory=True, host=host, port=port,
                 workers=workers, log_level="warning")
