@@ -12,19 +12,17 @@ import pytest
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, select, text
 from sqlalchemy.exc import DBAPIError
 
-from critmin.oversight.simulate import KAZ_2024_VOLUMES, power_study_config, simulate_ledger
 from critmin.registry import analysis, auth, models as m
 from critmin.registry.demo import fill_from_ledger
 from critmin.registry.evidence import correct_certificate, row_key
 from critmin.registry.verify import verify_chain
+from helpers import small_synthetic_ledger
 
 
 @pytest.fixture(scope="module")
 def small_ledger():
     """A synthetic ledger on 1/30 of Kazakhstan's 2024 volumes (about 50 shipments)."""
-    vol = KAZ_2024_VOLUMES.assign(quantity_t=KAZ_2024_VOLUMES["quantity_t"] / 30,
-                                  value_usd=KAZ_2024_VOLUMES["value_usd"] / 30)
-    return simulate_ledger(vol, power_study_config(control_share=0.3), random_state=11)
+    return small_synthetic_ledger(1 / 30, control_share=0.3, seed=11)
 
 
 @pytest.fixture()

@@ -6,18 +6,16 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from critmin.oversight.simulate import KAZ_2024_VOLUMES, power_study_config, simulate_ledger
 from critmin.registry import auth, db
 from critmin.registry.demo import demo_users, fill_from_ledger
+from helpers import small_synthetic_ledger
 
 PASSWORD = "a password for tests"
 
 
 @pytest.fixture(scope="module")
 def ledger():
-    vol = KAZ_2024_VOLUMES.assign(quantity_t=KAZ_2024_VOLUMES["quantity_t"] / 10,
-                                  value_usd=KAZ_2024_VOLUMES["value_usd"] / 10)
-    return simulate_ledger(vol, power_study_config(control_share=0.3), random_state=5)
+    return small_synthetic_ledger(0.1, control_share=0.3, seed=5)
 
 
 @pytest.fixture()
