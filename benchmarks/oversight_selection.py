@@ -16,6 +16,8 @@ Targets (issue 5, item 4) at a 5 % rate: risk ≥ 2 × random and ≥ 80 % of th
 (ratios of the mean over seeds). Exits 1 if either fails at 5 %.
 
     /work/venv/bin/python benchmarks/oversight_selection.py [--seeds 40]
+    /work/venv/bin/python benchmarks/oversight_selection.py --costs [--seeds 20]
+      (count budget vs money budget by knapsack at equal spend; `cost_study`)
 """
 
 from __future__ import annotations
@@ -88,13 +90,54 @@ def summarise(df: pd.DataFrame) -> tuple[str, dict]:
     return "\n".join(out), verdict
 
 
+def cost_study(seeds: range, rate: float = 0.05) -> str:
+    """Count budget vs money budget at EQUAL spend: per seed, the default risk policy with a
+    count budget (rate · N_t samples a month) is run first and its monthly spend on control
+    costs (`costs.control_costs`, shipped table: sampling 0.40 USD/wet t sourced, assay
+    charges [assumption]) becomes the money budget of the knapsack run (`budget_usd`)."""
+    from critmin.oversight.costs import control_costs
+    cfg = power_study_config(control_share=0.0)
+    rows = []
+    for s in seeds:
+        led = simulate_ledger(KAZ_2024_VOLUMES, cfg, random_state=s)
+        cost = control_costs(led)
+        a = simulate_policy(led, "risk", rate, random_state=s, costs_usd=cost)
+        spent = dict(zip(a.periods["period"], a.periods["spent_usd"]))
+        b = simulate_policy(led, "risk", rate, random_state=s, costs_usd=cost,
+                            budget_usd=spent)
+        rows.append((a.recovered_usd, a.periods["spent_usd"].sum(), int(a.periods["budget"]
+                     .sum()), b.recovered_usd, b.periods["spent_usd"].sum(),
+                     int(b.periods["budget"].sum())))
+    d = np.array(rows)
+    ratio = d[:, 3] / d[:, 0]
+    n = len(d)
+    se = ratio.std(ddof=1) / np.sqrt(n)
+    return (f"\n### count budget vs money budget (knapsack) at equal spend, rate {rate:.0%}, "
+            f"{n} seeds\n\n| selection | control samples a year | spent, k USD | recovered, "
+            f"M USD | recovered per USD spent |\n|---|---:|---:|---:|---:|\n"
+            f"| count budget (risk, default) | {d[:, 2].mean():.0f} | {d[:, 1].mean() / 1e3:.1f}"
+            f" | {d[:, 0].mean() / 1e6:.1f} | {(d[:, 0] / d[:, 1]).mean():,.0f} |\n"
+            f"| money budget = that spend (risk, knapsack) | {d[:, 5].mean():.0f} | "
+            f"{d[:, 4].mean() / 1e3:.1f} | {d[:, 3].mean() / 1e6:.1f} | "
+            f"{(d[:, 3] / d[:, 4]).mean():,.0f} |\n\nknapsack / count, recovered, per seed: "
+            f"mean {ratio.mean():.3f} (95 % CI {ratio.mean() - 1.96 * se:.3f} – "
+            f"{ratio.mean() + 1.96 * se:.3f}), 5–95 % {np.quantile(ratio, 0.05):.3f} – "
+            f"{np.quantile(ratio, 0.95):.3f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=40)
+    ap.add_argument("--costs", action="store_true",
+                    help="only the count-vs-money-budget comparison (cost_study)")
     a = ap.parse_args()
     print(f"Python {platform.python_version()}, numpy {np.__version__}, "
           f"pandas {pd.__version__}; SYNTHETIC ledgers")
     t0 = time.perf_counter()
+    if a.costs:
+        print(cost_study(range(a.seeds)))
+        print(f"\n{time.perf_counter() - t0:.1f} s")
+        return 0
     df = run(range(a.seeds))
     text, verdict = summarise(df)
     print(text)

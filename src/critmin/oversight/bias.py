@@ -33,13 +33,17 @@ def paired_assays(ledger: Ledger) -> pd.DataFrame:
     unit, date (shipment), declared, control, umpire (NaN if none), d = ln(control/declared).
     Units must already agree (`load_ledger` checks that). Pairs with a non-positive value
     cannot enter ln and are dropped; their count is in `attrs['dropped_nonpositive']`."""
-    cert = ledger.certificates
-    dup = cert.duplicated(["shipment_id", "element"])
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise BiasInputError(f"certificates row {i}: shipment {cert['shipment_id'].iloc[i]!r} "
-                             f"has two declared {cert['element'].iloc[i]} results; keep one")
     ca = ledger.control_assays
+    # only certificates of checked shipments can pair: cut them first (10⁶ lots, 5 % checked)
+    keep = np.flatnonzero(ledger.certificates["shipment_id"].isin(
+        ca["shipment_id"].unique()).to_numpy())
+    cert = ledger.certificates.iloc[keep]
+    dup = cert.duplicated(["shipment_id", "element"]).to_numpy()
+    if dup.any():
+        i = int(keep[np.flatnonzero(dup)[0]])
+        row = ledger.certificates.iloc[i]
+        raise BiasInputError(f"certificates row {i}: shipment {row['shipment_id']!r} "
+                             f"has two declared {row['element']} results; keep one")
     ctrl = (ca[ca["kind"] == "control"].groupby(["shipment_id", "element"], as_index=False)
             ["value"].mean().rename(columns={"value": "control"}))
     ump = (ca[ca["kind"] == "umpire"].groupby(["shipment_id", "element"], as_index=False)
@@ -457,6 +461,55 @@ def threshold_test(values, *, threshold: float, width: float) -> dict:
 # the screen
 
 
+def group_tests(pairs: pd.DataFrame, keys: Sequence[str], *, min_n: int = 2) -> pd.DataFrame:
+    """`paired_t` and `wilcoxon_signed_rank` (one-sided, 'auto') of column d for every group of
+    `keys` at once: keys…, n, mean_d, t, p_t, p_wilcoxon (1.0 when every d is 0; NaN tests for
+    groups under max(2, min_n) pairs). Same numbers as calling the two tests group by group,
+    computed from grouped sums and within-group ranks so that 10⁵–10⁶ pairs take well under a
+    second; only small untied groups (n ≤ 50, exact Wilcoxon null) are visited one by one."""
+    keys = list(keys)
+    d_all = pairs["d"].to_numpy(float)
+    if not np.isfinite(d_all).all():
+        i = int(np.flatnonzero(~np.isfinite(d_all))[0])
+        raise BiasInputError(f"pairs row {i}: d is not finite ({d_all[i]})")
+    df = pairs[keys].assign(_d=d_all)  # underscored names: never a caller's key column
+    g = df.groupby(keys, sort=True)
+    agg = g.agg(n=("_d", "size"), s=("_d", "sum"))
+    n = agg["n"].to_numpy(float)
+    mean = agg["s"].to_numpy() / n
+    # the two-pass variance: sums of squares lose digits when |mean| ≫ sd
+    var = g["_d"].var(ddof=1).to_numpy()
+    se = np.sqrt(var / n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(se > 0, mean / se, np.where(mean != 0, math.inf * np.sign(mean), 0.0))
+    tested = n >= max(2, min_n)
+    p_t = np.where(tested, stats.t.sf(t, np.maximum(n - 1, 1)), np.nan)
+    t = np.where(tested, t, np.nan)
+    # Wilcoxon: zeros dropped, |d| ranked within group (average ranks for ties)
+    nzm = d_all != 0
+    nz = df.loc[nzm, keys].assign(_a=np.abs(d_all[nzm]), _pos=d_all[nzm] > 0)
+    nz["_r"] = nz.groupby(keys, sort=False)["_a"].rank(method="average")
+    nz["_rp"] = nz["_r"] * nz["_pos"]
+    tie = nz.groupby([*keys, "_a"], sort=False).size().astype(float)
+    tt = pd.DataFrame({"t3": tie ** 3 - tie, "tied": tie > 1}).groupby(
+        level=list(range(len(keys)))).sum()
+    w = nz.groupby(keys, sort=True).agg(m=("_r", "size"), w=("_rp", "sum"))
+    w = w.join(tt) if len(tt) else w.assign(t3=0.0, tied=0)
+    w = w.reindex(agg.index)
+    m = w["m"].fillna(0).to_numpy(float)
+    ww = w["w"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (ww - m * (m + 1) / 4) / np.sqrt(m * (m + 1) * (2 * m + 1) / 24
+                                                    - w["t3"].to_numpy(float) / 48)
+    p_w = np.where(m > 0, stats.norm.sf(z), 1.0)
+    exact = (m > 0) & (m <= 50) & (w["tied"].fillna(0).to_numpy() == 0)
+    for i in np.flatnonzero(exact & tested):
+        p_w[i] = _signed_rank_exact_sf(ww[i], int(m[i]))
+    p_w = np.where(tested, p_w, np.nan)
+    out = agg.index.to_frame(index=False)
+    return out.assign(n=n.astype(int), mean_d=mean, t=t, p_t=p_t, p_wilcoxon=p_w)
+
+
 def screen(pairs: pd.DataFrame, *, by: Sequence[str] = ("laboratory_id",), q: float = 0.05,
            delta: float = 0.03, posterior_level: float = 0.95, min_n: int = 2,
            rule: Literal["bh", "eb", "both"] = "bh") -> pd.DataFrame:
@@ -472,18 +525,7 @@ def screen(pairs: pd.DataFrame, *, by: Sequence[str] = ("laboratory_id",), q: fl
     if rule not in ("bh", "eb", "both"):
         raise BiasInputError(f"rule must be 'bh', 'eb' or 'both', not {rule!r}")
     keys = [*by, "element"]
-    rows = []
-    for key, g in pairs.groupby(keys, sort=True):
-        d = g["d"].to_numpy()
-        if d.size >= min_n:
-            t = paired_t(d)
-            w = wilcoxon_signed_rank(d, method="auto") if (d != 0).any() else None
-            rows.append((*key, d.size, t.mean, t.statistic, t.p_value,
-                         w.p_value if w else 1.0))
-        else:
-            rows.append((*key, d.size, float(d.mean()) if d.size else np.nan, np.nan, np.nan,
-                         np.nan))
-    out = pd.DataFrame(rows, columns=[*keys, "n", "mean_d", "t", "p_t", "p_wilcoxon"])
+    out = group_tests(pairs, keys, min_n=min_n)
     out["under_report_pct"] = 100 * (1 - np.exp(-out["mean_d"]))
     post = []
     for e, g in pairs.groupby("element", sort=True):

@@ -59,7 +59,7 @@ from typing import Literal, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtr
 
 from critmin.catalog.units import price_to_usd_per_t
 from critmin.errors import CritminError
@@ -70,7 +70,7 @@ from critmin.oversight.valuation import concentrate_value, undeclared_value
 
 __all__ = ["POLICIES", "PRICES_2024_ASSUMED", "Selection", "SelectionInputError",
            "PolicyRun", "candidates_from_ledger", "estimate_biases", "true_biases",
-           "declared_grades", "declared_grade_prior",
+           "declared_grades", "declared_grade_prior", "ledger_inputs",
            "select_shipments", "select_from_ledger", "simulate_policy",
            "expected_positive_part"]
 
@@ -126,7 +126,7 @@ def expected_positive_part(m, s):
     m = np.asarray(m, float)
     s = np.asarray(s, float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        v = np.exp(m + s * s / 2) * norm.cdf((m + s * s) / s) - norm.cdf(m / s)
+        v = np.exp(m + s * s / 2) * ndtr((m + s * s) / s) - ndtr(m / s)
     return np.where(s > 0, np.maximum(v, 0.0), np.maximum(np.expm1(m), 0.0))
 
 
@@ -325,16 +325,15 @@ def _posterior_matrix(cand: pd.DataFrame, estimates: pd.DataFrame, elements: lis
     est = {(g, e): (m, s) for g, e, m, s in estimates[[by, "element", "posterior_mean",
                                                         "posterior_sd"]].itertuples(
         index=False, name=None)}
-    groups = cand[by].to_numpy(object)
+    # look up each distinct group once, then broadcast by the group codes (10⁶ candidates)
+    codes, uniq = pd.factorize(cand[by], use_na_sentinel=False)
     m = np.empty((len(cand), len(elements)))
     s = np.empty_like(m)
     for k, el in enumerate(elements):
-        cache: dict = {}
-        for i, g in enumerate(groups):
-            if g not in cache:
-                cache[g] = next((est[key] for key in ((g, el), (ANY, el), (g, ANY), (ANY, ANY))
-                                 if key in est), (0.0, prior_sd))
-            m[i, k], s[i, k] = cache[g]
+        ms = np.array([next((est[key] for key in ((g, el), (ANY, el), (g, ANY), (ANY, ANY))
+                             if key in est), (0.0, prior_sd)) for g in uniq],
+                      dtype=float).reshape(-1, 2)
+        m[:, k], s[:, k] = ms[codes, 0], ms[codes, 1]
     return m, s
 
 
@@ -479,11 +478,16 @@ def select_shipments(candidates: pd.DataFrame, budget: int, *, random_share: flo
 
     # 1. the random share: uniform keys; the first n_rand in key order
     ukey = rng.random(n)
-    order_r = np.argsort(-ukey, kind="stable")[:n_rand]
+    # the n_rand largest keys in key order (a partition, not a sort of all n)
+    order_r = (np.argpartition(-ukey, n_rand - 1)[:n_rand] if 0 < n_rand < n
+               else np.arange(n)[:n_rand])
+    order_r = order_r[np.argsort(-ukey[order_r], kind="stable")]
     chosen = list(order_r)
     reasons = ["random"] * n_rand
     scores = list(ukey[order_r])
-    rest = np.setdiff1d(np.arange(n), order_r)
+    left = np.ones(n, bool)
+    left[order_r] = False
+    rest = np.flatnonzero(left)
     n_rest = k - n_rand
     # 2. the rest by policy
     if n_rest > 0:
@@ -502,17 +506,16 @@ def select_shipments(candidates: pd.DataFrame, budget: int, *, random_share: flo
             else:
                 score = (V * expected_positive_part(m, s)).sum(axis=1)
             key = score[rest]
-            # ties (e.g. no information yet) broken by declared value, then at random
-            pick = np.lexsort((-ukey[rest], -Vtot[rest], -key))[:n_rest]
+            pick = _top_k(key, Vtot[rest], ukey[rest], n_rest)
         chosen += list(rest[pick])
         reasons += [policy] * n_rest
         scores += list(key[pick])
     idx = np.array(chosen, dtype=int)
     log = pd.DataFrame({
-        "shipment_id": cand["shipment_id"].to_numpy(object)[idx],
-        "laboratory_id": (cand[by].to_numpy(object)[idx] if by in cand.columns
+        "shipment_id": cand["shipment_id"].iloc[idx].to_numpy(object),
+        "laboratory_id": (cand[by].iloc[idx].to_numpy(object) if by in cand.columns
                           else np.full(idx.size, None, object)),
-        "exporter_id": (cand["exporter_id"].to_numpy(object)[idx] if "exporter_id" in
+        "exporter_id": (cand["exporter_id"].iloc[idx].to_numpy(object) if "exporter_id" in
                         cand.columns else np.full(idx.size, None, object)),
         "rank": np.arange(1, idx.size + 1),
         "reason": reasons,
@@ -524,6 +527,18 @@ def select_shipments(candidates: pd.DataFrame, budget: int, *, random_share: flo
     return Selection(log=log, seed=seed, policy=policy, budget=int(budget), n_random=n_rand,
                      scoring=None if policy in ("random", "value") else
                      ("mean" if policy == "oracle" else scoring))
+
+
+def _top_k(key: np.ndarray, value: np.ndarray, u: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k largest `key`, ties (e.g. no information yet) broken by larger
+    `value` (declared value), then larger `u` (at random). Sorts only the rows at or above the
+    k-th largest key, so a million candidates cost one partition, not a full sort."""
+    if k < key.size:
+        kth = np.partition(key, key.size - k)[key.size - k]
+        sub = np.flatnonzero(key >= kth)
+    else:
+        sub = np.arange(key.size)
+    return sub[np.lexsort((-u[sub], -value[sub], -key[sub]))][:k]
 
 
 def _batch_thompson(V: np.ndarray, m: np.ndarray, s: np.ndarray, groups: np.ndarray, k: int,
@@ -558,23 +573,40 @@ def select_from_ledger(ledger: Ledger, budget: int, *, period: str | None = None
     (`paired_assays` -> `estimate_biases`, with `declared_grade_prior` of the ledger's
     declared grades up to the end of `period` when `declared_prior`), then
     `select_shipments`."""
+    cand, est = ledger_inputs(ledger, period=period, oracle=policy == "oracle", terms=terms,
+                              prices_usd_per_t=prices_usd_per_t, prior_sd=prior_sd,
+                              exclude_checked=exclude_checked, declared_prior=declared_prior)
+    return select_shipments(cand, budget, random_share=random_share, policy=policy,
+                            bias_estimates=est, random_state=random_state, scoring=scoring,
+                            prior_sd=prior_sd)
+
+
+def ledger_inputs(ledger: Ledger, *, period: str | None = None, oracle: bool = False,
+                  terms: ContractTerms | None = None,
+                  prices_usd_per_t: Mapping[str, float] | None = None,
+                  prior_sd: float = 0.10, exclude_checked: bool = True,
+                  declared_prior: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(candidates, bias estimates) of one period of a ledger, as `select_from_ledger` uses
+    them (and the cost-aware `costs.select_by_cost`): candidates from
+    `candidates_from_ledger` without already-checked shipments when `exclude_checked`;
+    estimates from all control assays (`estimate_biases`, with the declared-grade prior of
+    declared grades up to the end of `period` when `declared_prior`), or the true biases
+    when `oracle` (synthetic ledgers)."""
     from critmin.oversight.bias import paired_assays
     cand = candidates_from_ledger(ledger, terms=terms, prices_usd_per_t=prices_usd_per_t,
                                   period=period)
     if exclude_checked:
         cand = cand[~cand["shipment_id"].isin(ledger.control_assays["shipment_id"])]
-    pairs = paired_assays(ledger)
+    if oracle:
+        return cand, true_biases(ledger)
     dprior = None
-    if declared_prior and policy != "oracle":
+    if declared_prior:
         dg = declared_grades(ledger)
         if period is not None:
             dg = dg[pd.to_datetime(dg["date"]).dt.to_period("M").astype(str) <= period]
         dprior = declared_grade_prior(dg)
-    est = true_biases(ledger) if policy == "oracle" else estimate_biases(
-        pairs, prior_sd=prior_sd, declared_prior=dprior)
-    return select_shipments(cand, budget, random_share=random_share, policy=policy,
-                            bias_estimates=est, random_state=random_state, scoring=scoring,
-                            prior_sd=prior_sd)
+    return cand, estimate_biases(paired_assays(ledger), prior_sd=prior_sd,
+                                 declared_prior=dprior)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -585,7 +617,8 @@ def select_from_ledger(ledger: Ledger, budget: int, *, period: str | None = None
 class PolicyRun:
     """The outcome of `simulate_policy`: `periods` (one row per month: period, n_shipments,
     budget, n_random, recovered_usd = Σ ΔV contained over the selected shipments,
-    recovered_nsr_usd, recovered_tax_usd, cumulative_usd) and `log` (every period's
+    recovered_nsr_usd, recovered_tax_usd, spent_usd (NaN without costs_usd),
+    cumulative_usd) and `log` (every period's
     `Selection.log` with a `period` column and the realised `recovered_usd` per shipment)."""
     periods: pd.DataFrame
     log: pd.DataFrame
@@ -655,7 +688,9 @@ def simulate_policy(ledger: Ledger, policy: Policy, rate: float, periods: int = 
                     terms: ContractTerms | None = None,
                     prices_usd_per_t: Mapping[str, float] | None = None,
                     config=None, by: str = "laboratory_id",
-                    declared_prior: bool = True) -> PolicyRun:
+                    declared_prior: bool = True,
+                    costs_usd: pd.Series | None = None,
+                    budget_usd: Mapping[str, float] | str | None = None) -> PolicyRun:
     """Run a selection policy month by month on a SYNTHETIC ledger (it needs `truth`).
 
     For each of the first `periods` calendar months with shipments: budget
@@ -675,7 +710,16 @@ def simulate_policy(ledger: Ledger, policy: Policy, rate: float, periods: int = 
     `declared_prior` (policy 'risk' only; default True): each month the bias estimates also
     take `declared_grade_prior` of the declared grades of every shipment up to the end of
     that month (declared grades are known when lots are selected; no truth used). False =
-    the control-only estimates (the behaviour before 2026-11-29's second benchmark)."""
+    the control-only estimates (the behaviour before 2026-11-29's second benchmark).
+
+    `costs_usd` (cost of a control per shipment_id, `costs.control_costs`): every period also
+    records spent_usd = Σ cost of the picks. `budget_usd` (policy 'risk', needs `costs_usd`):
+    select under a MONEY budget with `costs.select_by_cost` (knapsack) instead of a count:
+    "rate" = M_t = rate · N_t · mean cost of the month's candidates (what a uniform count
+    budget of the same rate spends on average), or a mapping period -> USD (e.g. what
+    another run spent, for comparisons at equal money)."""
+    if budget_usd is not None and costs_usd is None:
+        raise SelectionInputError("budget_usd needs costs_usd")
     if ledger.truth is None or ledger.truth.empty:
         raise SelectionInputError("simulate_policy needs a synthetic ledger with a truth table")
     if not 0 < rate <= 1:
@@ -711,9 +755,19 @@ def simulate_policy(ledger: Ledger, policy: Policy, rate: float, periods: int = 
             pairs_all[pairs_all["shipment_id"].isin(checked)], by=by, prior_sd=prior_sd,
             declared_prior=None if decl is None else declared_grade_prior(
                 decl[decl["period"] <= month], by=by))
-        sel = select_shipments(cand, budget, random_share=random_share, policy=policy,
-                               bias_estimates=est, random_state=month_seeds[t],
-                               scoring=scoring, by=by, prior_sd=prior_sd)
+        if budget_usd is not None and policy == "risk":
+            from critmin.oversight.costs import select_by_cost
+            c_t = costs_usd.reindex(cand["shipment_id"])
+            m_t = (rate * len(cand) * float(c_t.mean()) if isinstance(budget_usd, str)
+                   else float(budget_usd[month]))
+            sel = select_by_cost(cand, c_t, m_t,
+                                 random_share=random_share, bias_estimates=est,
+                                 random_state=month_seeds[t], by=by, prior_sd=prior_sd)
+            budget = len(sel.log)
+        else:
+            sel = select_shipments(cand, budget, random_share=random_share, policy=policy,
+                                   bias_estimates=est, random_state=month_seeds[t],
+                                   scoring=scoring, by=by, prior_sd=prior_sd)
         ids = sel.shipment_ids
         checked += ids
         got = outcome.loc[ids]
@@ -721,10 +775,12 @@ def simulate_policy(ledger: Ledger, policy: Policy, rate: float, periods: int = 
                                    recovered_usd=got["undeclared_contained_usd"].to_numpy()))
         rows.append((month, len(cand), budget, sel.n_random,
                      float(got["undeclared_contained_usd"].sum()),
-                     float(got["undeclared_nsr_usd"].sum()), float(got["lost_tax_usd"].sum())))
+                     float(got["undeclared_nsr_usd"].sum()), float(got["lost_tax_usd"].sum()),
+                     float(costs_usd.reindex(ids).sum()) if costs_usd is not None
+                     else float("nan")))
     per = pd.DataFrame(rows, columns=["period", "n_shipments", "budget", "n_random",
                                       "recovered_usd", "recovered_nsr_usd",
-                                      "recovered_tax_usd"])
+                                      "recovered_tax_usd", "spent_usd"])
     per["cumulative_usd"] = per["recovered_usd"].cumsum()
     log = pd.concat(logs, ignore_index=True) if logs else pd.DataFrame(columns=LOG_COLUMNS)
     return PolicyRun(periods=per, log=log, policy=policy, rate=rate, seed=int(random_state),
