@@ -28,6 +28,8 @@ def figure(traces: list[dict], *, title: str, x_title: str, y_title: str, source
     xaxis = {"title": {"text": x_title, "standoff": 12}, "automargin": True}
     if x_type:
         xaxis["type"] = x_type
+    if x_title.startswith("year"):  # whole years, never "2,018.5"
+        xaxis.update(dtick=1, tickformat="d")
     layout = {"xaxis": xaxis, "yaxis": yaxis,
               "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
               "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"},
