@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -335,3 +337,46 @@ def test_stranded_bloc_without_consumers():
     assert 0 < linked.flow_t[0] < 100.0
     zero = clear_blocs(m, friction_usd_per_t=0.0)
     assert zero.price[0, 0] == pytest.approx(zero.world.price[0], rel=1e-8)
+
+
+def test_components_no_relay_through_a_seller_only_country():
+    """A stock holder that only sells must not join a banned exporter to the buyers it may not
+    serve (the bug backtest worked around with `_no_relay`)."""
+    blocked = {("RUS", "USA")}
+    old = components(["RUS", "STK", "USA"], blocked)
+    assert len(set(old.values())) == 1               # without roles STK bridges RUS and USA
+    comp = components(["RUS", "STK", "USA"], blocked, sellers=["RUS", "STK"], buyers=["USA"])
+    assert comp["STK"] == comp["USA"] != comp["RUS"]
+    # a country that both buys and sells still relays: costless re-routing through CHN
+    comp = components(["RUS", "CHN", "USA"], blocked, sellers=["RUS", "CHN"],
+                      buyers=["CHN", "USA"])
+    assert len(set(comp.values())) == 1
+
+
+def test_clear_blocs_ban_holds_against_a_stock_holder():
+    """Every buyer bans RUS; a stock holder STK sells anywhere. Before the fix STK joined RUS to
+    USA and the ban did nothing (one world price, 100); now RUS is stranded and USA clears on
+    STK's 40 t alone: 120 x^-0.25 = 40, x = 3^4 = 81."""
+    P = pd.DataFrame(dict(producer=["nornickel", "stock"], country=["RUS", "STK"],
+                          capacity_t=[80.0, 40.0], cost_usd_per_t=[0.0, 0.0],
+                          base_output_t=[80.0, 40.0], supply_elasticity=[0.0, 0.0]))
+    C = consumers([120.0], [-0.25], names=["USA"])
+    m = Market("pd", P, C, 100.0, 1e6, blocked=frozenset({("RUS", "USA")}))
+    r = clear_blocs(m)
+    assert r.component["STK"] == r.component["USA"] != r.component["RUS"]
+    usa = r.component["USA"]
+    assert r.price[0, usa] == pytest.approx(8100.0, rel=1e-9)
+    assert np.isnan(r.price[0, r.component["RUS"]])
+    np.testing.assert_allclose(r.output[0], [0.0, 40.0])
+    assert r.world.price[0] == pytest.approx(100.0, rel=1e-9)      # the zero-friction bound
+
+
+def test_clear_blocs_groups_override():
+    m = bloc_market()
+    a = clear_blocs(m)
+    P = m.producers
+    b = clear_blocs(dataclasses.replace(m, blocked=frozenset()),
+                    groups=(np.array([0, 1]), np.array([0, 1])))
+    np.testing.assert_allclose(b.price, a.price, rtol=1e-12)
+    with pytest.raises(MarketError, match="groups"):
+        clear_blocs(m, groups=(np.zeros(len(P) + 1), np.zeros(2)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+import yaml
 from typer.testing import CliRunner
 
 from critmin.cli import app
@@ -54,7 +56,51 @@ def test_shock_table_and_year(warehouse_copy):
     assert "price_usd_per_t" in r.output.replace("…", "") or "price" in r.output
 
 
-def test_shock_commodity_without_curve(warehouse_copy):
-    r = runner.invoke(app, ["shock", str(SCEN / "pgm_west_purchase_ban.yaml"), "--draws", "5"])
+def test_shock_commodity_without_curve(warehouse_copy, tmp_path):
+    """Cobalt has elasticity priors but no cost curve: a world-level shock names the file."""
+    f = tmp_path / "cobalt_cut.yaml"
+    f.write_text("name: cobalt cut\ncommodity: cobalt\nbase_year: 2024\noutput_cuts:\n"
+                 "  - country: COD\n    cut_share: 0.1\n    source: test\n")
+    r = runner.invoke(app, ["shock", str(f), "--draws", "5"])
     assert r.exit_code == 1
     assert "cost_curves.csv" in r.output
+
+
+MARKET_SCENARIOS = sorted(p for p in SCEN.glob("*.yaml")
+                          if "price_changes" not in yaml.safe_load(p.read_text()))
+
+
+@pytest.mark.parametrize("path", MARKET_SCENARIOS, ids=lambda p: p.stem)
+def test_every_example_scenario_runs(warehouse_copy, path):
+    out = _json([str(path), "--draws", "40", "--seed", "1"])
+    price = {r["metric"]: r for r in out["data"]}["price_usd_per_t"]
+    assert price["shocked_P5"] <= price["shocked_P50"] <= price["shocked_P95"]
+    assert "not run" not in json.dumps(out["meta"])
+
+
+def test_pgm_ban_reports_blocs_reroutes_and_exposure(warehouse_copy):
+    out = _json([str(SCEN / "pgm_west_purchase_ban.yaml"), "--draws", "100"])
+    rows = {r["metric"]: r for r in out["data"]}
+    assert rows["price_usd_per_t:sanctioned"]["shocked_P95"] < rows[
+        "price_usd_per_t:rest"]["shocked_P5"]
+    bound = rows["price_usd_per_t:zero_friction_bound"]
+    assert bound["shocked_P50"] == pytest.approx(bound["base_P50"], rel=1e-9)
+    meta = out["meta"]
+    assert [b["bloc"] for b in meta["blocs"]] == ["sanctioned", "rest"]
+    moved = {f["importer"]: f["change_P50_t"] for f in meta["rerouted_flows"]}
+    assert moved["USA"] < 0 < moved["CHN"] and moved["HKG"] > 0
+    exposed = {e["importer"]: e for e in meta["exposure"]}
+    assert exposed["USA"]["bloc"] == "rest" and exposed["USA"]["share_from_sanctioned"] > 0.3
+    assert exposed["ARM"]["share_from_sanctioned"] == pytest.approx(1.0)
+    r = runner.invoke(app, ["shock", str(SCEN / "pgm_west_purchase_ban.yaml"), "--draws", "20"])
+    assert r.exit_code == 0, r.output
+    assert "rerouted_flows" in r.output and "exposure" in r.output
+
+
+def test_loss_making_closures_dynamic(warehouse_copy):
+    out = _json([str(SCEN / "nickel_loss_making_2025.yaml"), "--draws", "20"])
+    cl = out["meta"]["closures"]
+    assert len(cl) == 8 and cl[0]["closed_share_of_base_output"] == 0.0
+    # closes after 3 quarters below C1 and never restarts at the held price: L(15,000)
+    assert cl[2]["closed_share_of_base_output"] == pytest.approx(
+        out["meta"]["loss_making_share_at_held_price"], rel=1e-12)

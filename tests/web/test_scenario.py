@@ -131,7 +131,7 @@ def test_form_field_errors_sit_next_to_their_field(client, text):
     empty = client.post("/api/scenario", data={"yaml_text": "  "})
     assert empty.status_code == 422 and "empty" in empty.json()["error"]["message"]
     model = client.post("/api/scenario", json={"yaml": text.replace("commodity: nickel",
-                                                                    "commodity: palladium")})
+                                                                    "commodity: cobalt")})
     assert model.status_code == 422 and "cost curve" in model.json()["error"]["message"]
 
 
@@ -144,3 +144,18 @@ def test_form_prefilled_from_examples(client, text):
     assert "purchase_bans" in other.json()["yaml"]
     assert "nickel_palladium_shock.yaml" not in other.json()["examples"]  # a credit scenario
     assert '<label for="yaml_text">' in r.text and '<label for="upload">' in r.text
+
+
+def test_purchase_ban_runs_with_re_routing(client):
+    """The PGM ban runs on the BACI traded market: the page's JSON carries the bloc prices and
+    the re-routed Russian flows (issue 4)."""
+    ban = (EXAMPLE.parent / "pgm_west_purchase_ban.yaml").read_text(encoding="utf-8")
+    r = client.post("/api/scenario", data={"yaml_text": ban, "draws": "50", "seed": "1"})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["re_routing"]["computed"] is True
+    moved = {f["importer"]: f["change_P50_t"] for f in out["re_routing"]["rows"]}
+    assert moved["USA"] < 0 < moved["CHN"]
+    bands = {b["metric"]: b for b in out["bands"]}
+    assert bands["price_usd_per_t:sanctioned"]["shocked_P50"] < bands[
+        "price_usd_per_t:rest"]["shocked_P50"]

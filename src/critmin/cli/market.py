@@ -26,9 +26,11 @@ def shock(
                                        help="base year (default: the scenario's base_year)"),
     fmt: Format = FormatOpt,
 ):
-    """World-level shock: build the commodity's world market from the warehouse (World Mining
+    """Market shock: build the commodity's world market from the warehouse (World Mining
     Data production, base-year price, illustrative cost curve), apply the scenario, and clear
-    it over elasticity draws: base vs shocked price, loss-making share, shortfall, HHI."""
+    it over elasticity draws: base vs shocked price, loss-making share, shortfall, HHI.
+    Bans, export quotas or taxes and frictions run on the base year's BACI traded market with
+    the bloc solver: prices per bloc, the zero-friction bound, re-routed flows, exposure."""
     try:
         table, meta = shock_report(_connect(), scenario, draws=draws, seed=seed, year=year)
     except (CritminError, ValueError) as exc:
@@ -38,7 +40,10 @@ def shock(
         render(table, fmt, title=f"{meta['scenario']}: base vs shocked, P5/P50/P95 over "
                                  f"{meta['draws']} elasticity draws (seed {meta['seed']})")
         for k, v in meta.items():
-            err.print(f"[bold]{k}[/]: {escape(str(v))}")
+            if isinstance(v, list) and v and isinstance(v[0], dict):
+                render(pd.json_normalize(v), fmt, title=k)   # blocs, re-routed flows, exposure
+            else:
+                err.print(f"[bold]{k}[/]: {escape(str(v))}")
     else:
         render(table, fmt, meta=meta)
 

@@ -26,7 +26,6 @@ docs/methods.md, "Back-tests".
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -575,7 +574,7 @@ def _shocked(ep: Episode, data: EpisodeData, v: Variant) -> tuple[Market, Applie
                            assumption=s.assumption)
         scen = scen.model_copy(update={"stock_releases": [*scen.stock_releases, rel]})
     shocked, applied = apply_scenario(data.market, scen)
-    return _no_relay(shocked), applied
+    return shocked, applied
 
 
 def _elasticities(m: Market, supply: np.ndarray, demand: np.ndarray):
@@ -625,7 +624,8 @@ def _run_dynamic(ep: Episode, shocked: Market, applied: AppliedShocks, el: pd.Da
     P = shocked.producers
     M, N, T = len(el), len(P), spec.periods
     comp = components([*P["country"].astype(str), *shocked.consumers["consumer"].astype(str)],
-                      shocked.blocked)
+                      shocked.blocked, sellers=P["country"].astype(str),
+                      buyers=shocked.consumers["consumer"].astype(str))
     served = {comp[c] for c in shocked.consumers["consumer"].astype(str)}
     k = np.ones((T, N))
     k[:, ~P["country"].astype(str).map(comp).isin(served).to_numpy()] = 0.0
@@ -646,19 +646,6 @@ def _run_dynamic(ep: Episode, shocked: Market, applied: AppliedShocks, el: pd.Da
                     periods_below=spec.periods_below,
                     restart_premium_share=spec.restart_premium_share)
     return _Run(shocked, applied, path=path, months_per_period=int(round(12 * dt)))
-
-
-def _no_relay(m: Market) -> Market:
-    """Cut the links among countries that only produce in `m`. `clear.components` links any two
-    countries whose trade is not blocked, so a producer-only country (a stock holder, say) would
-    join a banned exporter to the buyers it may not serve; but a country that buys nothing
-    relays nothing: flows run from producers to consumers."""
-    if not m.blocked:
-        return m
-    only = sorted(set(m.producers["country"].astype(str))
-                  - set(m.consumers["consumer"].astype(str)))
-    cut = {(a, b) for a in only for b in only if a != b}
-    return dataclasses.replace(m, blocked=frozenset(m.blocked) | cut)
 
 
 def _volumes(run: _Run, base: Market, exporter: str):

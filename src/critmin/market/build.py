@@ -218,6 +218,10 @@ def world_market(production, curve: pd.DataFrame, base_price_usd_per_t: float, *
 # --- the warehouse -------------------------------------------------------------------------------
 
 PRICE_SOURCES = ("wb_pink_sheet", "imf_pcps")
+PRICE_SERIES = {"rare_earths": "rareee:Price_Nd2O3_dkg"}
+"""The one series a commodity's base price reads where a source holds several: rare earths have
+no basket price in the warehouse, so the magnet-metal marker Nd2O3 (USGS MCS, USD/kg) stands for
+the market, and the rare-earth cost curve is on the same basis."""
 
 
 class BaseInputs(dict):
@@ -227,7 +231,8 @@ class BaseInputs(dict):
 
 def base_inputs(con, commodity: str, year: int) -> BaseInputs:
     """World Mining Data production (t; kg tables / 1,000) of `year`, or the latest earlier
-    year, and the annual average price of `year` in USD/t."""
+    year, and the average price of `year` in USD/t: monthly (Pink Sheet, IMF PCPS), else the
+    USGS MCS annual figure (price_months is then 1); series per PRICE_SERIES."""
     from critmin.catalog import commodity as _commodity
     from critmin.catalog.units import price_to_usd_per_t
     from critmin.data import queries
@@ -245,16 +250,23 @@ def base_inputs(con, commodity: str, year: int) -> BaseInputs:
         raise WarehouseError(f"World Mining Data {key} in unexpected unit {summary['unit']!r}")
     prod = table.groupby("country")["quantity"].sum() * factor
     price = None
-    for src in PRICE_SOURCES:
-        row = con.execute(
-            "SELECT any_value(series), any_value(unit), avg(price), count(*) FROM prices "
-            "WHERE commodity = ? AND source = ? AND year(period) = ? AND frequency = 'M'",
-            [key, src, year]).fetchone()
-        if row and row[3]:
-            price = (src, row[0], price_to_usd_per_t(row[2], row[1]), int(row[3]))
+    want = PRICE_SERIES.get(key)
+    # monthly sources first; the USGS annual average only where no monthly series exists
+    # (palladium, rare earths); one series per source, never an average across series
+    for src, freq in [*((s, "M") for s in PRICE_SOURCES), ("usgs_mcs2025", "A")]:
+        rows = con.execute(
+            "SELECT series, any_value(unit), avg(price), count(*) FROM prices "
+            "WHERE commodity = ? AND source = ? AND year(period) = ? AND frequency = ? "
+            "GROUP BY series ORDER BY series", [key, src, year, freq]).fetchall()
+        rows = [r for r in rows if want is None or r[0] == want] or ([] if want else rows)
+        if rows and rows[0][3]:
+            r = rows[0]
+            price = (src, r[0], price_to_usd_per_t(r[2], r[1]), int(r[3]))
             break
     if price is None:
-        raise WarehouseError(f"no monthly {key} price in {year} from {', '.join(PRICE_SOURCES)}")
+        raise WarehouseError(f"no {key} price in {year} from {', '.join(PRICE_SOURCES)} "
+                             f"(monthly) or usgs_mcs2025 (annual)"
+                             + (f", series {want}" if want else ""))
     return BaseInputs(production=prod, production_year=int(years[0]),
                       production_source="wmd (World Mining Data)", price_source=price[0],
                       price_series=price[1], price_usd_per_t=float(price[2]),

@@ -545,7 +545,9 @@ def _clear_blocks(cv: Curves, *, net_import=None, tol, max_iter, scenario) -> Cl
 
 # --- blocs ---------------------------------------------------------------------------------
 
-def components(countries: Iterable[str], blocked: Iterable[tuple[str, str]]) -> dict[str, int]:
+def components(countries: Iterable[str], blocked: Iterable[tuple[str, str]], *,
+               sellers: Iterable[str] | None = None,
+               buyers: Iterable[str] | None = None) -> dict[str, int]:
     """Connected components of allowed trade: {country: component id}, ids 0.. in sorted order.
 
     Two countries are linked when trade is allowed BOTH ways, i.e. neither (A, B) nor (B, A) is
@@ -555,10 +557,19 @@ def components(countries: Iterable[str], blocked: Iterable[tuple[str, str]]) -> 
     two-way ban would; with costless re-routing this matters only when no third country links
     the two sides. This is the conservative split; the direction-aware equilibrium is the
     spatial price equilibrium (`critmin.market.spe`), and the zero-friction world price of
-    `clear_blocs` is the other bound. Pairs naming countries not in `countries` are ignored."""
+    `clear_blocs` is the other bound. Pairs naming countries not in `countries` are ignored.
+
+    sellers / buyers (the countries that produce / consume): when given, a pair is linked only
+    if one side can sell to the other, so two countries that only sell (a banned exporter and a
+    stock holder, say) are never linked directly: a country that buys nothing relays nothing."""
     nodes = sorted(set(map(str, countries)))
     pos = {c: i for i, c in enumerate(nodes)}
     cut = {(pos[a], pos[b]) for a, b in blocked if a in pos and b in pos and a != b}
+    if sellers is not None or buyers is not None:
+        sell = {pos[c] for c in map(str, () if sellers is None else sellers) if c in pos}
+        buy = {pos[c] for c in map(str, () if buyers is None else buyers) if c in pos}
+        cut |= {(i, j) for i in range(len(nodes)) for j in range(i + 1, len(nodes))
+                if not ((i in sell and j in buy) or (j in sell and i in buy))}
     parent = list(range(len(nodes)))
 
     def find(i):
@@ -682,7 +693,7 @@ def _link(cva: Curves, cvb: Curves, pa, pb, tau, cap, *, tol, max_iter, scenario
 
 def clear_blocs(market: Market, *, capacity_factor=None, demand_factor=None,
                 supply_elasticity=None, demand_elasticity=None, stocks_t=None,
-                friction_usd_per_t=None, flow_cap_t=np.inf, tol: float = 1e-9,
+                friction_usd_per_t=None, flow_cap_t=np.inf, groups=None, tol: float = 1e-9,
                 max_iter: int = 200, scenario: str | None = None) -> BlocResult:
     """Each component of allowed trade (`components` on market.blocked) clears at its own price.
 
@@ -691,17 +702,31 @@ def clear_blocs(market: Market, *, capacity_factor=None, demand_factor=None,
     is stranded: 0) unless linked. friction_usd_per_t τ (scalar or (M,)): with exactly two
     components, a flow φ ≤ flow_cap_t moves from the cheaper to the dearer until their prices
     differ by τ (τ = 0 and no cap: the world price; τ large: the separate components). `world`
-    is always the zero-friction bound."""
+    is always the zero-friction bound.
+
+    groups: (producer group (N,), consumer group (J,)) of integer ids 0..C-1 replaces the
+    components of market.blocked (e.g. sanctioned origins with the buyers still open to them
+    against the banning buyers; `component` then maps each country to its consumer's group,
+    else its producer's)."""
     cv = build_curves(market, capacity_factor=capacity_factor, demand_factor=demand_factor,
                       supply_elasticity=supply_elasticity, demand_elasticity=demand_elasticity,
                       stocks_t=stocks_t)
     M = cv.M
     world = _clear_blocks(cv, tol=tol, max_iter=max_iter, scenario=scenario)
-    comp = components([*cv.country, *cv.consumers], market.blocked)
-    C = max(comp.values()) + 1
+    if groups is None:
+        comp = components([*cv.country, *cv.consumers], market.blocked, sellers=cv.country,
+                          buyers=cv.consumers)
+        pcomp = np.array([comp[c] for c in cv.country])
+        ccomp = np.array([comp[c] for c in cv.consumers])
+    else:
+        pcomp, ccomp = (np.asarray(g, dtype=int) for g in groups)
+        if pcomp.shape != (len(cv.country),) or ccomp.shape != (len(cv.consumers),):
+            raise MarketError(f"groups must be ((N,), (J,)) = (({len(cv.country)},), "
+                              f"({len(cv.consumers)},)) integer arrays")
+        comp = {**dict(zip(cv.country, pcomp.tolist())), **dict(zip(cv.consumers,
+                                                                    ccomp.tolist()))}
+    C = int(max(pcomp.max(initial=0), ccomp.max(initial=0))) + 1
     members = tuple(tuple(c for c in comp if comp[c] == k) for k in range(C))
-    pcomp = np.array([comp[c] for c in cv.country])
-    ccomp = np.array([comp[c] for c in cv.consumers])
     subs = [cv.take(np.flatnonzero(pcomp == k), np.flatnonzero(ccomp == k)) for k in range(C)]
     sols = [solve_curves(s, tol=tol, max_iter=max_iter, scenario=scenario) for s in subs]
     flow = tau = None

@@ -10,13 +10,22 @@ import pandas as pd
 
 def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | None = None,
                  year: int | None = None) -> tuple[pd.DataFrame, dict]:
-    """(table of base vs shocked P5/P50/P95 per metric, assumptions and log)."""
+    """(table of base vs shocked P5/P50/P95 per metric, assumptions and log).
+
+    A scenario with bilateral measures (bans, export quotas or taxes, frictions) runs on the
+    traded market of the base year with the bloc solver (`critmin.market.bilateral`): the table
+    adds a price row per bloc ('price_usd_per_t:sanctioned', ':rest') and the zero-friction
+    bound; meta adds 'blocs', 'rerouted_flows' and 'exposure' (lists of records). Otherwise the
+    world market; with `closures` the dynamic closure rule runs on the held price (meta
+    'closures'). Both keep the 'price_usd_per_t' row and the meta keys every caller reads."""
     from critmin.market import build, montecarlo
     from critmin.market.scenario import apply_scenario, load_scenario
     scen = load_scenario(scenario_path)
     year = year or scen.base_year
     draws = draws or scen.draws
     seed = seed if seed is not None else (scen.seed if scen.seed is not None else 0)
+    if is_bilateral(scen):
+        return _bilateral_report(con, scen, draws=draws, seed=seed, year=year)
     curve = build.load_cost_curve(scen.commodity)
     inp = build.base_inputs(con, scen.commodity, year)
     named = build.DEFAULT_NAMED_PRODUCERS.get(scen.commodity)
@@ -39,7 +48,6 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
             r[f"shocked_{q}"] = float(s.loc[k, q])
         out.append(r)
     table = pd.DataFrame(out)
-    pri = montecarlo.elasticity_priors(scen.commodity).set_index("side")
     meta = {
         "scenario": scen.name, "commodity": scen.commodity, "base_year": year,
         "draws": draws, "seed": seed,
@@ -47,31 +55,165 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
         "production": f"{inp['production_source']} {inp['production_year']}"
                       + (" (latest year available)" if inp["production_year"] != year else ""),
         "base_price_usd_per_t": inp["price_usd_per_t"],
-        "base_price": f"{inp['price_source']} {inp['price_series']} average of "
-                      f"{inp['price_months']} months of {inp['price_year']}",
+        "base_price": _price_note(inp),
         "balance": "world level: one consumer WLD, base demand = world production",
         "shutdown": "sticky: every base-year producer keeps producing in the period; "
                     "L(p) from C1 ('would close if sustained')",
         "named_producers": ", ".join(f"{c} ({b}, {co})" for c, (b, co) in (named or {}).items())
                            or "none",
         "curve": f"{build.COST_CURVES_FILE.name}: {curve['source'].iloc[0]}",
-        "elasticities": f"{montecarlo.ELASTICITIES_FILE.name}: triangular supply "
-                        f"({pri.loc['supply', 'low']:g}, {pri.loc['supply', 'mode']:g}, "
-                        f"{pri.loc['supply', 'high']:g}), demand ({pri.loc['demand', 'low']:g}, "
-                        f"{pri.loc['demand', 'mode']:g}, {pri.loc['demand', 'high']:g}); "
-                        f"{pri['source'].iloc[0]}",
+        "elasticities": _elasticity_note(scen.commodity),
         "stocks_t": shocked.stocks_t,
         "applied": "; ".join(applied.log) or "no static shock",
     }
-    unapplied = [k for k in ("export_quota", "export_tax", "friction_usd_per_t")
-                 if getattr(applied, k)]
-    if unapplied:
-        meta["not_applied"] = (f"{', '.join(unapplied)}: need the bloc/SPE solver, not the "
-                               f"world market")
     if applied.price_level is not None:
         p = applied.price_level.price_usd_per_t
         meta["held_price_usd_per_t"] = p
         meta["loss_making_share_at_held_price"] = float(
             montecarlo.loss_making_at(shocked, np.array([p]))[0])
         meta["curve_L_at_held_price"] = build.loss_making_share(curve, p)
+    if applied.closures is not None:
+        meta["closures"] = _closures(shocked, applied, scen.horizon_periods, t)
     return table, meta
+
+
+def _price_note(inp) -> str:
+    what = (f"annual average of {inp['price_year']}" if inp["price_source"] == "usgs_mcs2025"
+            else f"average of {inp['price_months']} months of {inp['price_year']}")
+    return f"{inp['price_source']} {inp['price_series']} {what}"
+
+
+def _elasticity_note(commodity: str) -> str:
+    from critmin.market import montecarlo
+    pri = montecarlo.elasticity_priors(commodity).set_index("side")
+    return (f"{montecarlo.ELASTICITIES_FILE.name}: triangular supply "
+            f"({pri.loc['supply', 'low']:g}, {pri.loc['supply', 'mode']:g}, "
+            f"{pri.loc['supply', 'high']:g}), demand ({pri.loc['demand', 'low']:g}, "
+            f"{pri.loc['demand', 'mode']:g}, {pri.loc['demand', 'high']:g}); "
+            f"{pri['source'].iloc[0]}")
+
+
+def _closures(market, applied, periods: int, draws_table: pd.DataFrame) -> list[dict]:
+    """Dynamic mode, closure rule with hysteresis (dynamic.closure_path) along the price path:
+    the held price when the scenario sets one, else the P50 shocked price held. One record per
+    period: the price and the share of base output closed during it (C1 of each row)."""
+    from critmin.market.dynamic import closure_path
+    rule = applied.closures
+    p = (applied.price_level.price_usd_per_t if applied.price_level is not None
+         else float(draws_table["price"].median()))
+    P = market.producers
+    c1 = pd.to_numeric(P["c1_usd_per_t"], errors="coerce").fillna(
+        P["cost_usd_per_t"].astype(float)).to_numpy(float)
+    w = P["base_output_t"].to_numpy(float)
+    open_ = closure_path(np.full((periods, 1), p), c1, rule.periods_below_cost,
+                         c1 * (1 + rule.restart_premium_share))
+    return [{"period": t + 1, "price_usd_per_t": p,
+             "closed_share_of_base_output": float((w * ~open_[t + 1, 0]).sum() / w.sum())}
+            for t in range(periods)]
+
+
+BILATERAL_FIELDS = ("export_bans", "purchase_bans", "export_quotas", "export_taxes", "frictions")
+
+
+def is_bilateral(scen) -> bool:
+    """True when the scenario has a measure the world market cannot hold (BILATERAL_FIELDS)."""
+    return any(getattr(scen, f) for f in BILATERAL_FIELDS)
+
+
+def _q(a) -> dict:
+    a = np.asarray(a, float)
+    return {q: float(np.nanquantile(a, v)) for q, v in (("P5", .05), ("P50", .5), ("P95", .95))}
+
+
+def _bilateral_report(con, scen, *, draws: int, seed: int, year: int):
+    """shock_report for bilateral measures: the traded market of the base year, bloc solver."""
+    from critmin.market import bilateral, build, montecarlo
+    from critmin.market.backtest import trade_market
+    from critmin.market.scenario import apply_scenario
+    flows, used = bilateral.trade_flows(con, scen.commodity, year)
+    inp = build.base_inputs(con, scen.commodity, year)
+    base = trade_market(flows, inp["price_usd_per_t"], scen.commodity)
+    shocked, applied = apply_scenario(base, scen)
+    el = montecarlo.draw_elasticities(scen.commodity, draws, seed)
+    r = bilateral.run(base, shocked, applied, flows, el, scenario=scen.name)
+    ref = r.group_names.index("rest") if "rest" in r.group_names else 0
+    rows = [("price_usd_per_t", r.base_price, r.price[:, ref])]
+    if len(r.group_names) > 1:
+        rows += [(f"price_usd_per_t:{n}", r.base_price, r.price[:, k])
+                 for k, n in enumerate(r.group_names)]
+    rows.append(("price_usd_per_t:zero_friction_bound", r.base_price, r.world_price))
+    if r.origins:
+        rows.append(("sanctioned_exports_t", np.full(draws, r.origin_base_t), r.origin_output))
+    rows += [("shortfall_t", np.zeros(draws), r.shortfall_t),
+             ("demand_destroyed_t", np.zeros(draws), r.demand_destroyed_t)]
+    table = pd.DataFrame([{"metric": m, **{f"base_{k}": v for k, v in _q(b).items()},
+                           **{f"shocked_{k}": v for k, v in _q(s).items()}}
+                          for m, b, s in rows])
+    codes = bilateral.commodity_hs6(scen.commodity)
+    meta = {
+        "scenario": scen.name, "commodity": scen.commodity, "base_year": year,
+        "draws": draws, "seed": seed,
+        "world_production_t": float(flows["quantity_t"].sum()),
+        "production": f"traded market: BACI {used} HS {', '.join(codes)}, "
+                      f"{flows['quantity_t'].sum():,.1f} t contained, "
+                      f"{flows['exporter'].nunique()} exporters, "
+                      f"{flows['importer'].nunique()} importers"
+                      + (f" (latest BACI year; {year} has none)" if used != year else ""),
+        "base_price_usd_per_t": inp["price_usd_per_t"],
+        "base_price": _price_note(inp),
+        "balance": "traded market: each exporter a producer of its exports, each importer a "
+                   "consumer of its imports (base clears at p0); domestic markets are outside",
+        "solver": "bloc solver (clear.clear_blocs): sanctioned origins with the buyers still "
+                  "open to them against the banning buyers, linked by a flow that pays the "
+                  "friction on the sanctioned metal" if r.origins else
+                  "bloc solver (clear.clear_blocs) on the components of allowed trade",
+        "elasticities": _elasticity_note(scen.commodity),
+        "applied": "; ".join(applied.log) or "no static shock",
+        "friction_usd_per_t": _q(r.friction_usd_per_t),
+        "zero_friction_bound": {"price_usd_per_t": _q(r.world_price),
+                                "change_share": _q(r.world_price / r.base_price - 1)},
+        "blocs": [{"bloc": n, "countries": len(r.members[k]),
+                   "members": ", ".join(r.members[k][:12])
+                   + (", ..." if len(r.members[k]) > 12 else ""),
+                   "price_usd_per_t": _q(r.price[:, k]),
+                   "change_share": _q(r.price[:, k] / r.base_price - 1)}
+                  for k, n in enumerate(r.group_names)],
+        "rerouted_flows": _rerouted(r),
+        "exposure": _exposure(r, flows),
+    }
+    if applied.export_quota:
+        meta["not_applied"] = ("quota exporter's domestic price and quota rent: the traded "
+                               "market holds its exports only")
+    return table, meta
+
+
+def _rerouted(r, top: int = 10) -> list[dict]:
+    """The sanctioned origins' largest changes of bilateral flow (P50 over draws), t."""
+    if r.rerouted.empty:
+        return []
+    out = []
+    for _, x in r.rerouted.iterrows():
+        after = _q(x["after_t"])
+        out.append({"origin": x["origin"], "importer": x["importer"], "base_t": x["base_t"],
+                    "after_P50_t": after["P50"], "change_P50_t": after["P50"] - x["base_t"]})
+    out.sort(key=lambda d: -abs(d["change_P50_t"]))
+    return out[:top]
+
+
+def _exposure(r, flows: pd.DataFrame, top: int = 15) -> list[dict]:
+    """Per importing country: its base imports, the share from the sanctioned origins, the P50
+    price change of its bloc and its P50 demand destroyed, t; the largest importers from the
+    origins first (else the largest importers)."""
+    imp = flows.groupby("importer")["quantity_t"].sum()
+    frm = flows[flows["exporter"].isin(r.origins)].groupby("importer")["quantity_t"].sum()
+    out = []
+    for j, c in enumerate(r.consumers):
+        k = int(r.consumer_group[j])
+        out.append({"importer": c, "bloc": r.group_names[k],
+                    "imports_t": float(imp.get(c, 0.0)),
+                    "share_from_sanctioned": float(frm.get(c, 0.0) / imp.get(c, np.nan)),
+                    "price_change_P50": float(np.median(r.price[:, k] / r.base_price - 1)),
+                    "demand_destroyed_P50_t": float(np.median(r.base_demand[j]
+                                                              - r.consumption[:, j]))})
+    out.sort(key=lambda d: (-(d["share_from_sanctioned"] * d["imports_t"]), -d["imports_t"]))
+    return out[:top]

@@ -89,15 +89,18 @@ def price_band_chart(runs: list[ScenarioRun]) -> Chart | None:
                                  marker={"color": colour(5), "size": 14, "symbol": "x"}))
     style(fig, title="Price bands: base vs shocked world price", x_title="world price (USD/t "
           "contained metal)", y_title="", height=200 + 70 * len(ok))
-    fig.update_xaxes(tickformat=",.0f")
+    fig.update_xaxes(tickformat=",.0f", type="log")
     srcs = sorted({f"{r.meta['base_price']}; production {r.meta['production']}" for r in ok})
     draws = sorted({r.meta["draws"] for r in ok})
     return Chart("price-bands", fig,
                  source="; ".join(srcs) + f"; illustrative cost curve (cost_curves.csv); "
                  f"{'/'.join(map(str, draws))} elasticity draws (critmin.market.montecarlo)",
-                 note="Markers are medians over the elasticity draws, bars span P5 to P95. "
-                      "Dynamic settings (held price, closures) are carried but not applied by "
-                      "the one-period market.")
+                 note="Markers are medians over the elasticity draws, bars span P5 to P95 "
+                      "(log scale: metals differ by orders of magnitude). Bans, quotas and "
+                      "frictions run on the base year's BACI traded market with the bloc "
+                      "solver (the price shown is the non-sanctioned bloc's); a held price "
+                      "with closures runs the dynamic closure rule (critmin shock, meta "
+                      "'closures').")
 
 
 def metrics_table(runs: list[ScenarioRun]) -> Table | None:

@@ -80,10 +80,19 @@ def exposure_to(flows: pd.DataFrame, origins: set[str], top: int = TOP_IMPORTERS
 
 def _supply_changes(con, scen) -> pd.DataFrame:
     """Base output by country before and after the scenario's static shocks (t/yr) on the
-    market `shock_report` builds (WMD production, named producers; the rest is WLD)."""
+    market `shock_report` builds (WMD production, named producers; the rest is WLD; for bans,
+    quotas, taxes and frictions the BACI traded market: exports by country)."""
     from critmin.market import build
+    from critmin.market.report import is_bilateral
     from critmin.market.scenario import apply_scenario
-    base = build.market_from_warehouse(con, scen.commodity, scen.base_year)
+    if is_bilateral(scen):          # as shock_report: the traded market, exports by country
+        from critmin.market.backtest import trade_market
+        from critmin.market.bilateral import trade_flows
+        flows, _ = trade_flows(con, scen.commodity, scen.base_year)
+        p0 = build.base_inputs(con, scen.commodity, scen.base_year)["price_usd_per_t"]
+        base = trade_market(flows, p0, scen.commodity)
+    else:
+        base = build.market_from_warehouse(con, scen.commodity, scen.base_year)
     shocked, applied = apply_scenario(base, scen)
     b = base.producers.groupby("country")["base_output_t"].sum()
     s = shocked.producers.groupby("country")["base_output_t"].sum()
@@ -154,8 +163,13 @@ def run_scenario(con, text: str, *, filename: str | None = None, draws: int | No
         title="Base output by producer country (WLD = rest of the world's cost curve)",
         x_title="country (ISO3)", y_title="output (t/yr)",
         source=f"{meta['production']}; scenario's static shocks")
-    note = ("Trade is not re-routed by the world-level model (one consumer, WLD): "
-            "bilateral re-routing needs the bloc/SPE solver and a cost curve per origin. ")
+    rerouted = meta.get("rerouted_flows")
+    note = ("Bilateral measures ran on the base year's BACI traded market with the bloc solver: "
+            "the sanctioned origins' flows re-allocated over the buyers still open to them "
+            "(heuristic, P50 over the draws; 'via third countries' is what no open buyer "
+            "takes). " if rerouted is not None else
+            "Trade is not re-routed by the world-level model (one consumer, WLD): scenarios "
+            "with bans, quotas, taxes or frictions run on the BACI traded market instead. ")
     if meta.get("not_applied"):
         note += f"Not applied: {meta['not_applied']}."
     return {
@@ -167,7 +181,8 @@ def run_scenario(con, text: str, *, filename: str | None = None, draws: int | No
         "exposure": {"year": trade_year, "origins": sorted(origins),
                      "source": "CEPII BACI, all HS6 codes of the chain",
                      "rows": records(expo)},
-        "re_routing": {"computed": False, "note": note.strip()},
+        "re_routing": {"computed": rerouted is not None, "note": note.strip(),
+                       "rows": rerouted or []},
         "meta": {k: (num(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
                  for k, v in meta.items()},
         "applied_log": list(applied.log),
