@@ -20,9 +20,21 @@ LOCAL = re.compile(r"^(?!http://127\.0\.0\.1:|data:|blob:|about:).*")
 
 
 @pytest.fixture(scope="session")
-def web_app(built_warehouse):
-    from critmin.web import create_app
-    return create_app(built_warehouse)
+def web_app(built_warehouse, tmp_path_factory):
+    """The app `critmin serve` runs (pages and registry API), on a SQLite registry filled with
+    a small SYNTHETIC ledger and its demo users (`critmin.registry.demo.DEMO_PASSWORD`)."""
+    from critmin.registry import db
+    from critmin.registry.demo import demo_users, fill_from_ledger
+    from critmin.server import create_app
+    from helpers import small_synthetic_ledger
+    url = f"sqlite:///{tmp_path_factory.mktemp('registry') / 'registry.sqlite'}"
+    engine = db.init_db(url)
+    ledger = small_synthetic_ledger(0.1, control_share=0.3, seed=5)
+    with db.session_factory(engine).begin() as s:
+        fill_from_ledger(s, ledger)
+        demo_users(s, ledger)
+    engine.dispose()
+    return create_app(url, warehouse_path=built_warehouse)
 
 
 @pytest.fixture(scope="session")

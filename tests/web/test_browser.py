@@ -86,3 +86,29 @@ def test_keyboard_reaches_the_run_button(live_server, page):
     p.keyboard.press("Enter")
     p.wait_for_selector("#result-section")
     assert page.errors == []
+
+
+def test_log_in_and_see_the_registry_as_an_inspector(live_server, page):
+    """The login form, a wrong password answered at the form, then the registry's own
+    oversight picture drawn for an inspector, and logging out."""
+    from critmin.registry.demo import DEMO_PASSWORD
+    p = page.page
+    p.goto(live_server + "/registry")
+    assert p.url.endswith("/login")
+    p.fill("#user_id", "inspector")
+    p.fill("#password", "not the password")
+    with p.expect_response(lambda r: r.request.method == "POST") as resp:
+        p.click("button[type=submit]")
+    assert resp.value.status == 401
+    assert "wrong password" in p.locator("#login-error").inner_text()
+    page.errors.clear()  # the 401 document is the expected console error
+    p.fill("#password", DEMO_PASSWORD)
+    p.click("button[type=submit]")
+    p.wait_for_url("**/registry")
+    assert "inspector" in p.locator("#registry-user").inner_text()
+    assert _traces(p, "bias") >= 2
+    page.shot("registry_inspector_desktop")
+    p.click("text=Log out")
+    p.goto(live_server + "/registry")
+    assert p.url.endswith("/login")
+    assert page.errors == [], page.errors
