@@ -22,6 +22,7 @@ def create_app(database_url: str | None = None, *, migrate: bool = True,
     engine = init_db(database_url) if migrate else make_engine(database_url)
     # no /docs page: Swagger UI loads its scripts from a CDN, and critmin works offline
     app = FastAPI(title="critmin", version="1", docs_url=None, redoc_url=None,
+                  lifespan=api.lifespan,
                   openapi_url="/api/openapi.json",
                   description="Critical-mineral supply chains: analyst pages and the export "
                               "registry API.")

@@ -13,9 +13,10 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Literal
 
 import pandas as pd
@@ -735,9 +736,22 @@ def _default_warehouse():
     return warehouse.connect(warehouse.warehouse_path(), read_only=True)
 
 
+THREADS = int(os.environ.get("CRITMIN_THREADS", "4"))
+
+
+@asynccontextmanager
+async def lifespan(_app):
+    """Cap the pool that runs sync endpoints at `THREADS` ($CRITMIN_THREADS, default 4): on a
+    2-core machine 40 threads (anyio's default) fight over the GIL, which doubled the read p99
+    (benchmarks/RESULTS.md, registry)."""
+    import anyio.to_thread
+    anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+    yield
+
+
 def create_app(engine: Engine, **kwargs) -> FastAPI:
-    """A FastAPI app serving only the registry API (tests, `critmin serve --registry-only`)."""
-    app = FastAPI(title="critmin export registry", version="1",
+    """A FastAPI app serving only the registry API (tests, benchmarks)."""
+    app = FastAPI(title="critmin export registry", version="1", lifespan=lifespan,
                   description=__doc__.split("\n\n")[0])
     return install(app, engine, **kwargs)
 
