@@ -46,14 +46,21 @@ def load_yaml_model(path, model: type[BaseModel], error: type[DataFileError] = D
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise error(str(path), None, None, f"cannot read: {exc.strerror or exc}") from None
+    return parse_yaml_model(text, model, error, source=str(path))
+
+
+def parse_yaml_model(text: str, model: type[BaseModel],
+                     error: type[DataFileError] = DataFileError, *, source: str = "<text>"):
+    """Parse YAML `text` into `model`; any problem raises `error` naming `source`, field and
+    line."""
     try:
         data, root = yaml.safe_load(text), yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise error(str(path), mark.line + 1 if mark else None, None,
+        raise error(source, mark.line + 1 if mark else None, None,
                     f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
-        raise error(str(path), 1, None, "expected a mapping of fields at the top level")
+        raise error(source, 1, None, "expected a mapping of fields at the top level")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -63,5 +70,5 @@ def load_yaml_model(path, model: type[BaseModel], error: type[DataFileError] = D
         more = f" (and {len(errs) - 1} more: " + "; ".join(
             ".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in errs[1:4]) + ")" \
             if len(errs) > 1 else ""
-        raise error(str(path), line_of(root, first["loc"]), field,
+        raise error(source, line_of(root, first["loc"]), field,
                     f"{first['msg'].lower()}{more}") from None

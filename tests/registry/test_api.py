@@ -64,6 +64,14 @@ def _state(factory):
     return counts
 
 
+def _terms_text(cu_limit: float = 0.20) -> str:
+    """The shipped default terms as YAML text, with the Cu splitting limit set to `cu_limit`."""
+    from critmin.oversight.terms import default_terms_path
+    text = default_terms_path().read_text()
+    return text.replace("bands: [{from_grade: 0.0, absolute: 0.20}]",
+                        f"bands: [{{from_grade: 0.0, absolute: {cu_limit}}}]", 1)
+
+
 def _shipment(sid, exporter="EXP1"):
     return {"shipment_id": sid, "exporter_id": exporter, "hs6": "260300", "wet_t": 10.0,
             "moisture_pct": 10.0, "dry_t": 9.0, "destination": "CHN", "date": "2024-03-01"}
@@ -89,6 +97,10 @@ MATRIX = [
     ("add user", "POST", "/users", {"user_id": "new", "role": "auditor"}, {"admin": 201}),
     ("list users", "GET", "/users", None, {"admin": 200, "auditor": 200}),
     ("issue token", "POST", "/users/auditor/tokens", {"label": "ci"}, {"admin": 201}),
+    ("register a tariff", "POST", "/tariffs",
+     {"tariff_id": "T2024", "effective_from": "2024-01-01", "terms_yaml": None},
+     {"admin": 201}),
+    ("read tariffs", "GET", "/tariffs", None, {"admin": 200, "inspector": 200, "auditor": 200}),
     ("declare own shipment", "POST", "/shipments", {"rows": [_shipment("N1")]},
      {"exporter": 201}),
     ("declare another exporter's shipment", "POST", "/shipments",
@@ -138,6 +150,7 @@ MATRIX = [
     ("export audit log", "GET", "/export/audit_log.csv", None,
      {"admin": 200, "auditor": 200}),
     ("verify audit chain", "GET", "/audit/verify", None, {"admin": 200, "auditor": 200}),
+    ("read flags", "GET", "/analysis/flags", None, {"inspector": 200, "auditor": 200}),
     ("revoke a user", "POST", "/users/exporter2/revoke", {"reason": "left"}, {"admin": 200}),
 ]
 
@@ -151,7 +164,10 @@ def test_authorisation_matrix(world, case):
     for role in refused + granted:  # refused first: each must leave everything unchanged
         expect = 401 if role == "anonymous" else allowed.get(role, 403)
         before = _state(factory)
-        res = _call(client, tokens[role], method, path, body(role) if callable(body) else body)
+        data = body(role) if callable(body) else body
+        if data and "terms_yaml" in data:
+            data = {**data, "terms_yaml": _terms_text()}
+        res = _call(client, tokens[role], method, path, data)
         assert res.status_code == expect, (name, role, res.status_code, res.text)
         if expect >= 400:
             err = res.json()["error"]
@@ -334,3 +350,33 @@ def test_unknown_route_and_dates_in_one_shape(world):
     assert res.status_code == 404 and res.json()["error"]["code"] == "not_found"
     row = _call(client, tokens["auditor"], "GET", "/shipments/S00001").json()["data"]
     assert dt.date.fromisoformat(row["date"]) == dt.date(2024, 1, 2)
+
+
+def test_a_tariff_sets_the_splitting_limit_from_its_date(world):
+    """S00001 (2024-01-02): declared 24.2 %, control 25.3 %. Under the default terms (Cu limit
+    0.20 % abs) the umpire is needed; a tariff from 2024-01-01 with a 1.5 % limit splits the
+    difference: (24.2 + 25.3)/2 = 24.75. A tariff from 2025 changes nothing for it."""
+    client, tokens, _ = world
+    before = _call(client, tokens["inspector"], "GET", "/shipments/S00001/settlement").json()
+    assert before["meta"]["tariff"] == "default"
+    assert before["data"][0]["basis"] == "umpire pending"
+    later = {"tariff_id": "T2025", "effective_from": "2025-01-01",
+             "terms_yaml": _terms_text(5.0)}
+    assert _call(client, tokens["admin"], "POST", "/tariffs", later).status_code == 201
+    wide = {"tariff_id": "T2024", "effective_from": "2024-01-01",
+            "terms_yaml": _terms_text(1.5), "note": "test"}
+    assert _call(client, tokens["admin"], "POST", "/tariffs", wide).status_code == 201
+    after = _call(client, tokens["inspector"], "GET", "/shipments/S00001/settlement").json()
+    assert after["meta"]["tariff"] == "T2024"
+    row = after["data"][0]
+    assert row["basis"] == "split" and row["final"] == pytest.approx((24.2 + 25.3) / 2)
+    again = _call(client, tokens["admin"], "POST", "/tariffs", wide)
+    assert again.status_code == 422 and again.json()["error"]["errors"][0]["field"] == \
+        "tariff_id"
+    bad = _call(client, tokens["admin"], "POST", "/tariffs",
+                {"tariff_id": "BAD", "effective_from": "2024-06-01",
+                 "terms_yaml": _terms_text().replace("payable_fraction: 0.965",
+                                                     "payable_fraction: 1.7")})
+    assert bad.status_code == 422
+    problem = bad.json()["error"]["errors"][0]
+    assert problem["field"] == "terms_yaml" and "line" in problem["problem"]

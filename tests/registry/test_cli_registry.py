@@ -20,7 +20,7 @@ def test_init_then_verify_then_tamper(registry_url, make):
     assert res.exit_code == 1 and "registry init" in res.output
     res = run("registry", "init", "--database-url", registry_url)
     assert res.exit_code == 0, res.output
-    assert "revision 0002" in res.output
+    assert "revision 0003" in res.output
     res = run("registry", "verify", "--database-url", registry_url)
     assert res.exit_code == 0, res.output
     assert "registry intact: 0 audit entries" in res.output

@@ -21,7 +21,7 @@ TABLES = {"exporters", "laboratories", "users", "shipments", "lab_assignments",
 def test_migrations_create_the_schema_matching_the_models(registry):
     engine, _ = registry
     assert TABLES <= set(inspect(engine).get_table_names())
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
     with engine.connect() as con:
@@ -33,7 +33,7 @@ def test_init_db_twice_is_harmless(registry_url):
     from critmin.registry import init_db
     init_db(registry_url).dispose()
     e = init_db(registry_url)
-    assert current_revision(e) == "0002"
+    assert current_revision(e) == "0003"
     e.dispose()
 
 

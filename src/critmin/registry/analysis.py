@@ -126,14 +126,57 @@ def read_selection(session: Session, selection_id: str) -> dict[str, Any] | None
     return {**dict(head), "picks": [dict(p) for p in picks]}
 
 
+def register_tariff(session: Session, actor: str, tariff_id: str, effective_from,
+                    terms_yaml: str, note: str | None = None) -> dict[str, Any]:
+    """Register contract terms (YAML of `oversight.terms.ContractTerms`) that apply to
+    shipments dated from `effective_from`; invalid terms raise `RegistryValidationError`
+    naming the field and line of the YAML. Audited; never changed afterwards."""
+    from critmin.oversight.terms import ContractTerms, TermsFileError
+    from critmin.yamlfile import parse_yaml_model
+    errors: list[RowError] = []
+    if session.get(m.Tariff, tariff_id) is not None:
+        errors.append(RowError(1, "tariff_id", f"tariff {tariff_id!r} is already registered"))
+    try:
+        parse_yaml_model(terms_yaml, ContractTerms, TermsFileError, source="terms_yaml")
+    except TermsFileError as exc:
+        where = f"line {exc.line}" + (f", field {exc.field}" if exc.field else "")
+        errors.append(RowError(1, "terms_yaml", f"{where}: {exc.problem}"))
+    if errors:
+        raise RegistryValidationError("tariffs", errors)
+    at = _now()
+    row = {"tariff_id": tariff_id, "effective_from": effective_from, "terms_yaml": terms_yaml,
+           "note": note, "registered_by": actor, "registered_at": at}
+    session.execute(insert(m.Tariff), [row])
+    _append_audit(session, actor, "file", "tariffs", [row], at)
+    return row
+
+
+def terms_on(session: Session, date) -> tuple[Any, str]:
+    """(ContractTerms, tariff id) in force on `date`: the registered tariff with the latest
+    `effective_from` on or before it, else the shipped default terms ('default')."""
+    from critmin.oversight.terms import ContractTerms, TermsFileError, default_terms
+    from critmin.yamlfile import parse_yaml_model
+    row = session.execute(select(m.Tariff.tariff_id, m.Tariff.terms_yaml)
+                          .where(m.Tariff.effective_from <= date)
+                          .order_by(m.Tariff.effective_from.desc()).limit(1)).first()
+    if row is None:
+        return default_terms(), "default"
+    return (parse_yaml_model(row.terms_yaml, ContractTerms, TermsFileError,
+                             source=f"tariff {row.tariff_id}"), row.tariff_id)
+
+
 def settlement(session: Session, shipment_id: str, terms=None) -> pd.DataFrame:
     """The assay exchange of one shipment per element: declared (seller) against control
     (buyer), split when within the contract's splitting limit, else settled by the umpire
     rule when an umpire result exists ('umpire pending' otherwise); `oversight.valuation.
-    assay_exchange` with `terms` (default `oversight.terms.default_terms()`)."""
-    from critmin.oversight.terms import default_terms
+    assay_exchange` with `terms` (default: the tariff in force on the shipment's date,
+    `terms_on`); the table's attrs['tariff'] names it."""
     from critmin.oversight.valuation import assay_exchange
-    terms = terms or default_terms()
+    tariff = "given"
+    if terms is None:
+        day = session.scalar(select(m.Shipment.date).where(m.Shipment.shipment_id ==
+                                                           shipment_id))
+        terms, tariff = terms_on(session, day)
     results = {}
     for name, cls in (("seller", m.Certificate), ("buyer", m.ControlAssay),
                       ("umpire", m.UmpireAssay)):
@@ -159,4 +202,6 @@ def settlement(session: Session, shipment_id: str, terms=None) -> pd.DataFrame:
                      "umpire": results["umpire"].get(element)})
     cols = ["element", "unit", "seller", "buyer", "difference", "limit", "within_limit",
             "umpire", "final", "basis"]
-    return pd.DataFrame(rows).reindex(columns=cols)
+    out = pd.DataFrame(rows).reindex(columns=cols)
+    out.attrs["tariff"] = tariff
+    return out

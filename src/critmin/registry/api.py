@@ -11,6 +11,7 @@ Authorisation lives in `critmin.registry.policy`; the endpoints only name the ac
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import logging
 import os
@@ -224,6 +225,14 @@ class Revoke(_Body):
     reason: str | None = Field(None, max_length=2000)
 
 
+class NewTariff(_Body):
+    tariff_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    effective_from: dt.date = Field(description="applies to shipments dated from this day")
+    terms_yaml: str = Field(min_length=1, max_length=200_000,
+                            description="contract terms YAML (oversight.terms.ContractTerms)")
+    note: str | None = Field(None, max_length=2000)
+
+
 class Assignment(_Body):
     shipment_id: str = Field(min_length=1, max_length=64)
     laboratory_id: str = Field(min_length=1, max_length=64)
@@ -423,6 +432,26 @@ def revoke_token(request: Request, body: Revoke, token_id: str = Path(max_length
     return {"data": {"revoked": "token", "id": token_id}}
 
 
+@router.post("/tariffs", status_code=201,
+             summary="Register contract terms effective from a date (admin)")
+def register_tariff(request: Request, body: NewTariff, who: auth.Principal = Who):
+    policy.authorize(who, "tariffs:register")
+    with _tx(request) as session:
+        row = analysis.register_tariff(session, who.user_id, body.tariff_id,
+                                       body.effective_from, body.terms_yaml, body.note)
+    return {"data": _json_row(row)}
+
+
+@router.get("/tariffs", summary="Registered tariffs, newest first")
+def list_tariffs(request: Request, who: auth.Principal = Who):
+    policy.authorize(who, "tariffs:read")
+    with _tx(request) as session:
+        rows = session.execute(select(m.Tariff.__table__).order_by(
+            m.Tariff.effective_from.desc())).mappings().all()
+    data = [_json_row(r) for r in rows]
+    return {"data": data, "count": len(data), "limit": len(data), "offset": 0}
+
+
 # --- shipments and laboratories
 
 @router.post("/shipments", status_code=201, summary="Declare shipments (exporter)")
@@ -615,7 +644,8 @@ def settle(request: Request, shipment_id: str = Path(max_length=64),
     with _tx(request) as session:
         _one(session, who, "shipments", shipment_id)
         table = analysis.settlement(session, shipment_id)
-    return {"data": _records(table), "count": len(table), "limit": len(table), "offset": 0}
+    return {"data": _records(table), "count": len(table), "limit": len(table), "offset": 0,
+            "meta": {"tariff": table.attrs["tariff"]}}
 
 
 def _pairs(request: Request, who: auth.Principal):
@@ -643,6 +673,20 @@ def bias_table(request: Request, who: auth.Principal = Who, by: str = By,
             "count": len(table), "limit": len(table), "offset": 0}
 
 
+@router.get("/analysis/flags",
+            summary="Flagged laboratories or exporters and CUSUM drift alarms")
+def flags(request: Request, who: auth.Principal = Who, by: str = By,
+          q: float = Query(0.05, gt=0, lt=1)):
+    from critmin.oversight import bias
+    _, pairs = _pairs(request, who)
+    table = bias.screen(pairs, by=[by], q=q)
+    flagged = bias.flagged_groups(table, by=[by])
+    alarms = bias.drift_alarms(pairs, by=[by])
+    alarms = alarms[alarms["alarm"]].reset_index(drop=True)
+    return {"data": {"flagged": _records(flagged[flagged["flagged"]]),
+                     "drift_alarms": _records(alarms)}}
+
+
 @router.get("/analysis/leakage",
             summary="Under-declared value and lost extraction tax of checked shipments, USD")
 def leakage(request: Request, who: auth.Principal = Who,
@@ -651,16 +695,17 @@ def leakage(request: Request, who: auth.Principal = Who,
             seed: int = Query(20261129, ge=0, lt=2 ** 31)):
     from critmin.oversight import valuation
     from critmin.oversight.prices import element_prices
-    from critmin.oversight.terms import default_terms
     led, pairs = _pairs(request, who)
     year = int(pd.to_datetime(led.shipments["date"]).dt.year.mode().iloc[0])
     prices = element_prices(request.app.state.warehouse(), pairs["element"].unique(), year)
-    per, unpriced = valuation.undeclared_from_pairs(pairs, led.shipments, default_terms(),
+    with _tx(request) as session:  # one tariff for the whole estimate: the latest in force
+        terms, tariff = analysis.terms_on(session, pd.to_datetime(pairs["date"]).max().date())
+    per, unpriced = valuation.undeclared_from_pairs(pairs, led.shipments, terms,
                                                      prices, led.element_units())
     out = valuation.aggregate_leakage(per, by, random_state=seed)
     return {"data": _records(out.reset_index() if by not in out.columns else out),
             "count": len(out), "limit": len(out), "offset": 0,
-            "meta": {"shipments_checked": len(per), "price_year": year,
+            "meta": {"shipments_checked": len(per), "price_year": year, "tariff": tariff,
                      "elements_not_valued": sorted(unpriced),
                      "undeclared_nsr_usd": float(per["undeclared_nsr_usd"].sum()),
                      "lost_tax_usd": float(per["lost_tax_usd"].sum())}}

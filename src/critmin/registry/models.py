@@ -12,6 +12,7 @@
 | `umpire_assays` | `id` | evidence | element result of an umpire assay |
 | `api_tokens` | `token_id` | register | bearer token (login session or system token), hashed |
 | `revocations` | `id` | register | revocation of a user or a token |
+| `tariffs` | `tariff_id` | register | contract terms (payables, TC/RC, splitting limits, umpire rule) from a date |
 | `selections` | `selection_id` | register | control-sampling selection run for a period |
 | `selection_picks` | `id` | register | shipment picked by a selection, with its reason |
 | `audit_log` | `seq` | audit | write (one per row written), hash-chained |
@@ -183,6 +184,18 @@ class Revocation(Base):
     revoked_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+class Tariff(Base):
+    """Contract or tariff terms (`critmin.oversight.terms.ContractTerms` as YAML) that apply to
+    shipments dated from `effective_from`; a later tariff supersedes it from its own date."""
+    __tablename__ = "tariffs"
+    tariff_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    effective_from: Mapped[_dt.date] = mapped_column(Date, index=True)
+    terms_yaml: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    registered_by: Mapped[str] = mapped_column(String(64))
+    registered_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ControlSelection(Base):
     """One run of the control-sampling selection for a period: its inputs, seed and policy."""
     __tablename__ = "selections"
@@ -239,7 +252,7 @@ class IdempotencyKey(Base):
 APPEND_ONLY: dict[str, type[Base]] = {
     m.__tablename__: m for m in (Exporter, Laboratory, User, Shipment, LabAssignment,
                                  Certificate, ControlAssay, UmpireAssay, ApiToken, Revocation,
-                                 ControlSelection, SelectionPick)}
+                                 Tariff, ControlSelection, SelectionPick)}
 EVIDENCE: dict[str, type[Base]] = {
     m.__tablename__: m for m in (Certificate, ControlAssay, UmpireAssay)}
 

@@ -12,7 +12,7 @@ Two layers, both here and nowhere else:
 | laboratory | nothing | certificates (and control/umpire assays) only for shipments it is assigned to in that role | those shipments and its own results |
 | inspector | lab assignments; selections | control and umpire assays | everything |
 | auditor | nothing | nothing | everything, the audit chain |
-| admin | parties, users, tokens | nothing (no evidence, ever) | parties and users, the audit chain |
+| admin | parties, users, tokens, tariffs | nothing (no evidence, ever) | parties, users, tariffs, the audit chain |
 
 Reads of a row outside one's scope answer 404 (as if it did not exist: an exporter must not
 learn another's shipment ids); writes touching such a row answer 403.
@@ -38,6 +38,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "parties:read": frozenset({"admin", "inspector", "auditor"}),
     "users:manage": frozenset({"admin"}),
     "users:read": frozenset({"admin", "auditor"}),
+    "tariffs:register": frozenset({"admin"}),
+    "tariffs:read": frozenset({"admin", "inspector", "auditor"}),
     "shipments:declare": frozenset({"exporter"}),
     "shipments:read": frozenset({"exporter", "laboratory", "inspector", "auditor"}),
     "assignments:create": frozenset({"exporter", "inspector"}),
