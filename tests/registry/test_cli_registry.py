@@ -97,3 +97,23 @@ def test_demo_fills_a_fresh_sqlite_registry_once(tmp_path, warehouse_copy):
         res = verify_chain(s)
         assert res.ok and res.rows > 5000
     engine.dispose()
+
+
+def test_verify_prints_an_anchor_and_checks_it(registry_url, make):
+    import re
+    assert run("registry", "init", "--database-url", registry_url).exit_code == 0
+    from critmin.registry import register_exporters
+    engine = make_engine(registry_url)
+    with session_factory(engine).begin() as s:
+        register_exporters(s, "admin", make.exporters())
+    engine.dispose()
+    res = run("registry", "verify", "--database-url", registry_url)
+    anchor = re.search(r"head anchor (\d+:[0-9a-f]{64})", res.output).group(1)
+    assert anchor.startswith("2:")
+    ok = run("registry", "verify", "--anchor", anchor, "--database-url", registry_url)
+    assert ok.exit_code == 0, ok.output
+    wrong = run("registry", "verify", "--anchor", "2:" + "0" * 64, "--database-url",
+                registry_url)
+    assert wrong.exit_code == 1 and "differs from the anchor" in wrong.output
+    bad = run("registry", "verify", "--anchor", "two:abc", "--database-url", registry_url)
+    assert bad.exit_code == 1 and "SEQ:SHA256" in bad.output

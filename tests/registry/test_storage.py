@@ -258,3 +258,36 @@ def test_concurrent_corrections_of_one_version_file_one(seeded, make):
         assert [h["reason"] for h in history(s, "certificates", cid)][1:] == ["first"]
         assert verify_chain(s).ok
     assert isinstance(outcome[0], ConcurrencyError)
+
+
+def test_an_anchor_catches_a_consistently_rewritten_tail(filed):
+    """Rewriting an entry and re-hashing every later one passes the chain checks (the known
+    limit), but not an anchor recorded before the rewrite; a cut-back chain fails too."""
+    from critmin.registry.evidence import entry_sha256
+    from critmin.registry.verify import parse_anchor
+    factory, ids = filed
+    with factory() as s:
+        before = verify_chain(s)
+    anchor = parse_anchor(before.anchor)
+    assert anchor[0] == before.entries
+    seq = _seq_of(factory, "certificates", ids[10])
+    with factory.begin() as s:  # mallory rewrites entry `seq` and re-chains the whole tail
+        rows = s.execute(select(m.AuditEntry.__table__).where(m.AuditEntry.seq >= seq)
+                         .order_by(m.AuditEntry.seq)).mappings().all()
+        prev = s.scalar(select(m.AuditEntry.entry_sha256).where(m.AuditEntry.seq == seq - 1))
+        for r in rows:
+            e = dict(r)
+            e["actor"] = "mallory" if e["seq"] == seq else e["actor"]
+            e["prev_sha256"] = prev
+            e["entry_sha256"] = prev = entry_sha256(e)
+            s.execute(text('UPDATE audit_log SET actor = :a, prev_sha256 = :p, '
+                           'entry_sha256 = :h WHERE seq = :seq'),
+                      {"a": e["actor"], "p": e["prev_sha256"], "h": e["entry_sha256"],
+                       "seq": e["seq"]})
+    with factory() as s:
+        assert verify_chain(s).ok  # the chain alone cannot tell
+        res = verify_chain(s, anchors=[anchor])
+    assert not res.ok and res.first_broken.startswith(f"audit_log seq {anchor[0]}: differs")
+    with factory() as s:
+        res = verify_chain(s, anchors=[(anchor[0] + 5, anchor[1])])
+    assert not res.ok and "anchored but missing" in res.first_broken

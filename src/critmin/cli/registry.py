@@ -38,21 +38,26 @@ def registry_init(database_url: Optional[str] = UrlOpt):
 
 
 @registry_app.command("verify")
-def registry_verify(database_url: Optional[str] = UrlOpt):
-    """Recompute the audit chain and every row's hash; exit 1 naming the first broken entry."""
+def registry_verify(database_url: Optional[str] = UrlOpt,
+                    anchor: list[str] = typer.Option(
+                        [], "--anchor", help="SEQ:SHA256 head anchor printed by an earlier "
+                        "verify (repeatable): fails if the chain was rewritten since")):
+    """Recompute the audit chain and every row's hash; exit 1 naming the first broken entry.
+    Prints the head anchor to record (publish or sign it) for later `--anchor` checks."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from critmin.registry.db import current_revision, make_engine, session_factory
-    from critmin.registry.verify import verify_chain
+    from critmin.registry.verify import parse_anchor, verify_chain
     engine = None
     try:
+        anchors = [parse_anchor(a) for a in anchor]
         engine = make_engine(database_url)
         if current_revision(engine) is None:
             _fail(ValueError(f"no registry at {engine.url.render_as_string(hide_password=True)}"
                              "; run `critmin registry init` first"))
         with session_factory(engine)() as session:
-            result = verify_chain(session)
-    except SQLAlchemyError as exc:
+            result = verify_chain(session, anchors=anchors)
+    except (SQLAlchemyError, ValueError) as exc:
         _fail(exc)
     finally:
         if engine is not None:

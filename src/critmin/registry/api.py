@@ -738,13 +738,21 @@ def export_csv(request: Request, table: Literal[_EXPORTABLE],  # type: ignore[va
 
 
 @router.get("/audit/verify", summary="Verify the audit chain and every row's hash")
-def audit_verify(request: Request, who: auth.Principal = Who):
-    from critmin.registry.verify import verify_chain
+def audit_verify(request: Request, who: auth.Principal = Who,
+                 anchor: list[str] = Query([], max_length=20,
+                                           description="SEQ:SHA256 anchors recorded earlier")):
+    from critmin.registry.verify import parse_anchor, verify_chain
     policy.authorize(who, "audit:read")
+    try:
+        anchors = [parse_anchor(a) for a in anchor]
+    except ValueError as exc:
+        raise ev.RegistryValidationError("anchor", [ev.RowError(1, "anchor", str(exc))]) \
+            from None
     with _tx(request) as session:
-        res = verify_chain(session)
+        res = verify_chain(session, anchors=anchors)
     return {"data": {"ok": res.ok, "entries": res.entries, "rows": res.rows,
-                     "first_broken": res.first_broken, "problems": res.problems}}
+                     "first_broken": res.first_broken, "problems": res.problems,
+                     "anchor": res.anchor}}
 
 
 @router.get("/audit/log", summary="Audit entries, oldest first")

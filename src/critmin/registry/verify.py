@@ -33,21 +33,42 @@ class VerifyResult:
     entries: int = 0
     rows: int = 0
     problems: list[str] = field(default_factory=list)
+    head_seq: int = 0
+    head_sha256: str = GENESIS
 
     @property
     def first_broken(self) -> str | None:
         return self.problems[0] if self.problems else None
 
+    @property
+    def anchor(self) -> str:
+        """`seq:entry_sha256` of the chain's head: publish or sign it, and pass it back as
+        `anchors` later to prove the chain up to it was not rewritten since."""
+        return f"{self.head_seq}:{self.head_sha256}"
+
     def __str__(self) -> str:
         if self.ok:
             return (f"registry intact: {self.entries:,} audit entries and {self.rows:,} rows "
-                    "verified")
+                    f"verified; head anchor {self.anchor}")
         return f"registry broken: first broken {self.first_broken}"
 
 
-def verify_chain(session: Session, *, limit: int = 20) -> VerifyResult:
-    """Verify the audit chain and every registered row (see the module docstring)."""
+def parse_anchor(text: str) -> tuple[int, str]:
+    """'SEQ:SHA256' -> (seq, sha256); ValueError naming what is wrong."""
+    seq, _, sha = text.strip().partition(":")
+    if not seq.isdigit() or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise ValueError(f"anchor {text!r} is not SEQ:SHA256 (64 hex digits), as `verify` "
+                         "prints it")
+    return int(seq), sha
+
+
+def verify_chain(session: Session, *, limit: int = 20,
+                 anchors: list[tuple[int, str]] = ()) -> VerifyResult:
+    """Verify the audit chain and every registered row (see the module docstring), and that
+    each anchor (seq, entry_sha256) recorded earlier still matches: a chain rewritten
+    consistently from some entry on passes the other checks but not an anchor after it."""
     res = VerifyResult()
+    anchored = dict(anchors)
 
     def bad(msg: str) -> None:
         res.ok = False
@@ -72,7 +93,11 @@ def verify_chain(session: Session, *, limit: int = 20) -> VerifyResult:
                 bad(f"audit_log seq {seq}: entry_sha256 does not match the entry's content")
             elif e["prev_sha256"] != prev:
                 bad(f"audit_log seq {seq}: prev_sha256 does not match entry {seq - 1}'s hash")
+            if seq in anchored and anchored[seq] != e["entry_sha256"]:
+                bad(f"audit_log seq {seq}: differs from the anchor recorded for it (the chain "
+                    "was rewritten from this entry or before)")
             prev, expect_seq = e["entry_sha256"], seq + 1
+            res.head_seq, res.head_sha256 = seq, e["entry_sha256"]
             payload[(e["table"], e["row_key"])] = (seq, e["payload_sha256"])
             res.entries += 1
         last = batch[-1]["seq"]
@@ -100,6 +125,8 @@ def verify_chain(session: Session, *, limit: int = 20) -> VerifyResult:
             if len(rows) < BATCH or len(pk) > 1:
                 break
             after = rows[-1][pk[0].name]
+    for seq in sorted(set(anchored) - set(range(1, res.head_seq + 1))):
+        bad(f"audit_log seq {seq}: anchored but missing (the chain was cut back)")
     for (name, key), (seq, _) in sorted(payload.items(), key=lambda kv: kv[1][0]):
         if name in m.APPEND_ONLY and (name, key) not in seen:
             bad(f"{name} {key}: row recorded by audit_log seq {seq} is missing")
