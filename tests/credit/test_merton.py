@@ -239,5 +239,8 @@ def test_merton_summary_prints_the_rating_scale():
     assert out["asset_value"] == pytest.approx(12.395, abs=0.001)
     assert out["pd_risk_neutral"] == pytest.approx(0.127, abs=0.0005)
     assert out["pd_physical"] < out["pd_risk_neutral"]
-    assert out["rating_scale"] == "moodys_idealised_1y" and "Moody's" in out["rating_scale_source"]
-    assert out["rating"] == "B3" and out["rating_sp_fitch"] == "B-"
+    assert out["rating_scale"] == "moodys_warf_implied_1y"
+    assert "Moody's" in out["rating_scale_source"]
+    # physical PD 9.99% lies in Caa2's implied 1-year band [7.955%, 12.224%) = 1 − (1 − MinWARF
+    # 5635, 7285 / 10,000)^(1/10); on the idealised scale it was B3 (B3 [9.12%, 14.21%))
+    assert out["rating"] == "Caa2" and out["rating_sp_fitch"] == "CCC"

@@ -11,11 +11,11 @@ from critmin.errors import DataFileError
 
 
 def test_bundled_scales():
-    assert set(available_scales()) == {"moodys_idealised_1y", "moodys_warf_10y",
-                                       "moodys_hist_1920_2009_1y", "moodys_hist_1970_2012_1y",
-                                       "moodys_hist_1970_2012_10y"}
+    assert set(available_scales()) == {"moodys_idealised_1y", "moodys_warf_implied_1y",
+                                       "moodys_warf_10y", "moodys_hist_1920_2009_1y",
+                                       "moodys_hist_1970_2012_1y", "moodys_hist_1970_2012_10y"}
     s = load_scale()
-    assert s.name == "moodys_idealised_1y" and s.horizon_years == 1
+    assert s.name == "moodys_warf_implied_1y" and s.horizon_years == 1
     t = scale_table(s)
     assert list(t["moodys"][:3]) == ["Aaa", "Aa1", "Aa2"] and list(t["moodys"][-2:]) == ["Ca", "C"]
     assert (t["pd_max"] > t["pd_min"]).iloc[:-1].all()
@@ -28,12 +28,14 @@ def test_bundled_scales():
 ])
 def test_idealised_one_year_bands(pd, moodys, sp):
     # B2 covers [5.789%, 9.121%): geometric midpoints of 4.68/7.16/11.62% (notes §2.2)
-    assert rating_for_pd(pd) == moodys
-    assert rating_for_pd(pd, agency="sp_fitch") == sp
+    s = load_scale("moodys_idealised_1y")
+    assert rating_for_pd(pd, s) == moodys
+    assert rating_for_pd(pd, s, agency="sp_fitch") == sp
 
 
-def test_each_reference_pd_maps_to_its_own_grade():
-    s = load_scale()
+@pytest.mark.parametrize("name", ["moodys_idealised_1y", "moodys_warf_implied_1y"])
+def test_each_reference_pd_maps_to_its_own_grade(name):
+    s = load_scale(name)
     t = s.table.dropna(subset=["pd_ref"])
     np.testing.assert_array_equal(rating_for_pd(t["pd_ref"].to_numpy(), s), t["moodys"])
     w = load_scale("moodys_warf_10y")
@@ -41,7 +43,8 @@ def test_each_reference_pd_maps_to_its_own_grade():
 
 
 def test_describe_scale_names_the_mapping_and_source():
-    text = describe_scale()
+    assert "Unverified" not in describe_scale()     # the default scale is fully sourced
+    text = describe_scale(load_scale("moodys_idealised_1y"))
     assert "moodys_idealised_1y" in text and "Source:" in text and "B2" in text
     assert "5.7887%" in text           # sqrt(4.68% x 7.16%)
     assert "Unverified" in text and "B2" in text.split("Unverified")[1]
@@ -111,8 +114,8 @@ def test_every_row_has_a_source_and_a_tagged_provenance():
     assert set(tags) <= set(PROVENANCE_TAGS), set(tags) - set(PROVENANCE_TAGS)
 
 
-@pytest.mark.parametrize("name", ["moodys_idealised_1y", "moodys_warf_10y",
-                                  *HISTORICAL])
+@pytest.mark.parametrize("name", ["moodys_idealised_1y", "moodys_warf_implied_1y",
+                                  "moodys_warf_10y", *HISTORICAL])
 def test_scales_are_monotone(name):
     t = load_scale(name).table
     ref = t["pd_ref"].dropna().to_numpy(float)
@@ -133,10 +136,62 @@ def test_warf_scale_equals_pyratings_table():
                                rtol=1e-12)
 
 
-def test_sp_fitch_equivalents_match_pyratings_on_every_scale():
+@pytest.mark.parametrize("name", ["moodys_idealised_1y", "moodys_warf_implied_1y"])
+def test_sp_fitch_equivalents_match_pyratings_on_every_scale(name):
     eq = {m: s for m, s, _, _ in PYRATINGS}
-    t = load_scale("moodys_idealised_1y").table
+    t = load_scale(name).table
     assert dict(zip(t["moodys"], t["sp_fitch"])) == eq
+
+
+# --- the default scale: one-year PDs implied by the 10-year rating factors -----------------
+
+def test_default_scale_is_fully_sourced():
+    from critmin.credit.ratings import DEFAULT_SCALE
+    s = load_scale()
+    assert s.name == DEFAULT_SCALE == "moodys_warf_implied_1y" and s.unverified == []
+    tags = s.table["provenance"].str.split(":").str[0].str.strip()
+    assert set(tags) == {"derived"}
+    # every row names the two sources its figures come from
+    assert s.table["source"].str.contains("hsbc/pyratings README.md").all()
+    assert s.table["source"].str.contains("donglianglarryyi.blogspot.com").all()
+
+
+def test_implied_one_year_scale_equals_constant_hazard_of_pyratings_factors():
+    # recomputed here from the pyratings numbers typed above (not from the CSV's 10-year
+    # scale): pd_1y = 1 - (1 - RF/10,000)^(1/10), written as -expm1(log1p(-RF/1e4)/10) because
+    # the plain form loses ~1e-12 of Aaa's 1e-5 to cancellation; rtol 1e-12 is round-off only
+    t = load_scale("moodys_warf_implied_1y").table
+    assert list(zip(t["moodys"], t["sp_fitch"])) == [(m, s) for m, s, _, _ in PYRATINGS]
+    one_year = lambda rf: -np.expm1(np.log1p(-rf / 1e4) / 10)
+    np.testing.assert_allclose(t["pd_ref"], [one_year(f) for _, _, f, _ in PYRATINGS],
+                               rtol=1e-12, atol=0)
+    assert t["pd_min"].iloc[0] == 0          # design, like the 10-year scale's Aaa
+    np.testing.assert_allclose(t["pd_min"][1:], [one_year(lo) for *_, lo in PYRATINGS[1:]],
+                               rtol=1e-12, atol=0)
+    # hand check: B2's factor 2720 -> 1 - 0.728^0.1 = 3.1247%; Baa2's 360 -> 0.3660%
+    assert t.set_index("moodys").loc["B2", "pd_ref"] == pytest.approx(0.031247, abs=5e-7)
+    assert t.set_index("moodys").loc["Baa2", "pd_ref"] == pytest.approx(0.003660, abs=5e-7)
+
+
+@pytest.mark.parametrize("pd", [0.0, 1e-6, 3e-4, 0.0017, 0.0042, 0.0312, 0.0716, 0.15, 0.3, 0.59,
+                                1.0])
+def test_implied_one_year_grade_equals_the_ten_year_grade(pd):
+    # the conversion is monotone, so a 1-year PD grades as its 10-year constant-hazard
+    # compound does on the rating-factor scale (same grade, exactly)
+    ten = 1 - (1 - pd) ** 10
+    assert rating_for_pd(pd) == rating_for_pd(ten, load_scale("moodys_warf_10y"))
+
+
+def test_constant_hazard_bias_against_the_idealised_anchors():
+    # the two idealised figures found in a source: constant hazard overstates Baa2/Baa3 ...
+    d = load_scale().table.set_index("moodys")["pd_ref"]
+    ideal = load_scale("moodys_idealised_1y").table.set_index("moodys")["pd_ref"]
+    assert d["Baa2"] > ideal["Baa2"] and d["Baa3"] > ideal["Baa3"]
+    # ... and understates speculative grades against the historical one-year rate (Moody's
+    # 1970-2012 B: 4.051%; B2's implied 3.12% is below it), so a PD grades worse by default
+    assert d["B2"] < 0.04051
+    assert rating_for_pd(0.0716) == "Caa1" and rating_for_pd(0.0716, load_scale(
+        "moodys_idealised_1y")) == "B2"
 
 
 @pytest.mark.parametrize("name", list(HISTORICAL))
@@ -150,7 +205,7 @@ def test_historical_scales_equal_the_published_rates(name):
 
 
 def test_idealised_baa_and_historical_comparison():
-    ideal = load_scale().table.set_index("moodys")
+    ideal = load_scale("moodys_idealised_1y").table.set_index("moodys")
     # Baa2 0.17% and Baa3 0.42%: the two idealised 1-year figures found in a public file
     assert ideal.loc["Baa2", "pd_ref"] == 0.0017 and ideal.loc["Baa3", "pd_ref"] == 0.0042
     # the same PD grades better on the historical scale: B2's idealised 7.16% is Caa-C there
@@ -159,7 +214,7 @@ def test_idealised_baa_and_historical_comparison():
 
 
 def test_unverified_rows_are_kept_marked_and_listed():
-    s = load_scale()
+    s = load_scale("moodys_idealised_1y")
     assert s.unverified == [g for g in s.table["moodys"]
                             if g not in ("Baa2", "Baa3", "Ca", "C")]
     assert load_scale("moodys_warf_10y").unverified == []

@@ -170,7 +170,7 @@ def test_cli_market_scenario_saved_result_and_yaml_agree(warehouse_copy, tmp_pat
     assert {"pd_total_before", "pd_total_after"} <= set(from_file["data"]["term_structure"][0])
     assert any(r["assumption"] for r in from_file["data"]["inputs"])
     assert "critmin shock" in from_file["meta"]["scenario_source"]
-    assert "B2" in from_file["meta"]["scale_unverified"]
+    assert from_file["meta"]["scale_unverified"] == []     # the default scale is fully sourced
 
 
 def test_cli_table_shows_overlay_share_term_structure_and_assumptions(tmp_path):
@@ -180,8 +180,9 @@ def test_cli_table_shows_overlay_share_term_structure_and_assumptions(tmp_path):
     assert res.exit_code == 0, res.output
     out = res.stdout
     for text in ("overlay share of PD total", "payment_channel", "pd_total_after",
-                 "inputs (assumption", "[pub]", "Unverified", "assumptions"):
+                 "inputs (assumption", "[pub]", "moodys_warf_implied_1y", "assumptions"):
         assert text in out, text
+    assert "Unverified" not in out     # the default scale has no unverified grade
     two_files = CliRunner().invoke(app, ["credit", str(NORNICKEL), "-s", str(PRICES), "-s",
                                          str(PRICES)])
     assert two_files.exit_code == 1 and "second price-change file" in two_files.output

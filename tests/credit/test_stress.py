@@ -85,10 +85,13 @@ def test_nornickel_before_and_after(nornickel, tmp_path):
     assert s.loc[pd_s, "before"] < 1e-5 < 1e-4 < s.loc[pd_s, "after"] < 1e-3
     assert s.loc[pd_t, "before"] == pytest.approx(0.0494, abs=0.0001)
     assert s.loc[pd_t, "after"] > s.loc[pd_t, "before"]
-    assert s.loc["rating structural", "before"] == "Aa1"
-    assert s.loc["rating structural", "after"] == "A3"
-    assert s.loc["rating total (Moody's)", "before"] == "B1"
-    assert s.loc["rating total (S&P/Fitch)", "after"] == "B+"
+    # default scale: 1-year bands 1 − (1 − MinWARF/10,000)^(1/10) from the rating factors.
+    # Structural 0.00048% < Aa1's edge 0.0050% -> Aaa; 0.0232% in Aa2 [0.0150%, 0.0300%);
+    # total 4.94% in B3 [3.650%, 5.188%). (Idealised scale: Aa1, A3 and B1.)
+    assert s.loc["rating structural", "before"] == "Aaa"
+    assert s.loc["rating structural", "after"] == "Aa2"
+    assert s.loc["rating total (Moody's)", "before"] == "B3"
+    assert s.loc["rating total (S&P/Fitch)", "after"] == "B-"
     assert s.loc["overlay share of PD total", "before"] > 0.999
     assert 0.99 < s.loc["overlay share of PD total", "after"] < s.loc[
         "overlay share of PD total", "before"]
@@ -103,7 +106,7 @@ def test_nornickel_before_and_after(nornickel, tmp_path):
                 "pd_total_after"):
         assert (np.diff(ts[col]) > 0).all()
     assert (ts["pd_total_after"] > ts["pd_total_before"]).all()
-    assert rep.scale.name == "moodys_idealised_1y" and "fx.RUB" in rep.assumptions
+    assert rep.scale.name == "moodys_warf_implied_1y" and "fx.RUB" in rep.assumptions
     svg = term_structure_svg(rep, tmp_path / "ts.svg")
     text = svg.read_text()
     assert text.startswith("<svg") and text.count("<polyline") == 4

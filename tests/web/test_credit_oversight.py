@@ -57,7 +57,8 @@ def test_credit_html_shows_the_json_numbers(client, credit):
         for (value, _), want in zip(shown[m["metric"]], (m["before"], m["after"]),
                                     strict=True):
             assert (value == want) if isinstance(want, str) else float(value) == want
-    assert [c[0] for c in shown["rating structural"]] == ["Aa1", "A3"]
+    # default scale moodys_warf_implied_1y (Aa1, A3 on the idealised scale): see test_stress
+    assert [c[0] for c in shown["rating structural"]] == ["Aaa", "Aa2"]
     assert figure_traces(r.text, "term") == len(credit["charts"]["term_structure"]["data"]) == 4
     base = client.get("/api/credit", params={"company": "implats_fy2024.yaml", "scenario": ""})
     assert base.status_code == 200 and base.json()["scenario"] is None

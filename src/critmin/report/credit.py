@@ -85,9 +85,10 @@ def summary_table(reps, scenario) -> Table:
                 rows.append({"company": rep.company, "metric": metric,
                              "unit": s.loc[metric, "unit"], "before": s.loc[metric, "before"],
                              "after": s.loc[metric, "after"]})
+    scale = reps[0].scale.name if reps else "default"
     return Table(f"Credit before and after “{scenario.name}”", pd.DataFrame(rows),
-                 source="critmin.credit.credit_report; rating scale: Moody's idealised 1-year "
-                        "default rates (ratings.csv)")
+                 source=f"critmin.credit.credit_report; rating scale {scale} "
+                        "(src/critmin/credit/ratings.csv, sources per row there)")
 
 
 def section(companies, scenarios) -> Section:
