@@ -79,7 +79,7 @@ def test_missing_year_falls_back_to_latest_wmd(con):
 
 def test_commodity_without_curve_names_the_file():
     with pytest.raises(MarketError, match="cost_curves.csv"):
-        build.load_cost_curve("cobalt")
+        build.load_cost_curve("manganese")
 
 
 def test_kg_tables_converted_to_tonnes(con):

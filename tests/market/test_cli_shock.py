@@ -57,10 +57,10 @@ def test_shock_table_and_year(warehouse_copy):
 
 
 def test_shock_commodity_without_curve(warehouse_copy, tmp_path):
-    """Cobalt has elasticity priors but no cost curve: a world-level shock names the file."""
-    f = tmp_path / "cobalt_cut.yaml"
-    f.write_text("name: cobalt cut\ncommodity: cobalt\nbase_year: 2024\noutput_cuts:\n"
-                 "  - country: COD\n    cut_share: 0.1\n    source: test\n")
+    """Manganese has no cost curve: a world-level shock names the file."""
+    f = tmp_path / "manganese_cut.yaml"
+    f.write_text("name: manganese cut\ncommodity: manganese\nbase_year: 2024\noutput_cuts:\n"
+                 "  - country: ZAF\n    cut_share: 0.1\n    source: test\n")
     r = runner.invoke(app, ["shock", str(f), "--draws", "5"])
     assert r.exit_code == 1
     assert "cost_curves.csv" in r.output

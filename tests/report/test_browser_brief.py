@@ -16,7 +16,7 @@ EXPECTED_TRACES = {
     "plot-destinations-platinum": 6,
     "plot-price-bands": 3,                        # base, shocked, held price
     "plot-exposure-rare_earths": 5, "plot-exposure-nickel": 5,
-    "plot-exposure-palladium": 5,                 # four lead suppliers and the rest
+    "plot-exposure-palladium": 5, "plot-exposure-cobalt": 5,  # four lead suppliers, the rest
     "plot-lab-bias": 5,                           # Ag, Au, Cu, TREO estimates + planted truth
     "plot-leakage": 2,                            # value and tax
     "plot-selection": 2,                          # random and risk picks

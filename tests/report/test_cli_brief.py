@@ -35,7 +35,7 @@ def test_brief_is_one_self_contained_page(brief_run):
     assert '<meta name="viewport"' in page
     for key in SECTIONS:
         assert f'<section id="{key}"' in page and f'href="#{key}"' in page, key
-    assert page.count("Plotly.newPlot(") == 16
+    assert page.count("Plotly.newPlot(") == 17
     assert page.count("<strong>Source:</strong>") >= 16
     assert "SYNTHETIC DATA" in page
 

@@ -280,7 +280,7 @@ def test_credit_pd_is_normal_of_minus_distance_to_default():
 def test_split_scenarios_sorts_market_and_price_files(tmp_path):
     market, price = split_scenarios(sorted((EXAMPLES / "scenarios").glob("*.yaml")))
     assert [p.name for p, _ in price] == ["nickel_palladium_shock.yaml"]
-    assert len(market) == 5
+    assert len(market) == 6
     bad = tmp_path / "neither.yaml"
     bad.write_text("name: x\nfoo: 1\n")
     with pytest.raises(CritminError, match="neither.yaml.*neither a market scenario"):

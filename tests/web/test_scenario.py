@@ -131,7 +131,7 @@ def test_form_field_errors_sit_next_to_their_field(client, text):
     empty = client.post("/api/scenario", data={"yaml_text": "  "})
     assert empty.status_code == 422 and "empty" in empty.json()["error"]["message"]
     model = client.post("/api/scenario", json={"yaml": text.replace("commodity: nickel",
-                                                                    "commodity: cobalt")})
+                                                                    "commodity: manganese")})
     assert model.status_code == 422 and "cost curve" in model.json()["error"]["message"]
 
 

@@ -24,6 +24,10 @@ def shock(
     seed: Optional[int] = typer.Option(None, "--seed", help="default: the scenario's, else 0"),
     year: Optional[int] = typer.Option(None, "--year",
                                        help="base year (default: the scenario's base_year)"),
+    producers: Optional[Path] = typer.Option(
+        None, "--producers", help="CSV of named producers (producer, country, "
+        "share_of_country_output or capacity_t; optional technology, c1_usd_per_t) replacing "
+        "the default split of the world market, e.g. a company's share of Russian nickel"),
     fmt: Format = FormatOpt,
 ):
     """Market shock: build the commodity's world market from the warehouse (World Mining
@@ -32,7 +36,8 @@ def shock(
     Bans, export quotas or taxes and frictions run on the base year's BACI traded market with
     the bloc solver: prices per bloc, the zero-friction bound, re-routed flows, exposure."""
     try:
-        table, meta = shock_report(_connect(), scenario, draws=draws, seed=seed, year=year)
+        table, meta = shock_report(_connect(), scenario, draws=draws, seed=seed, year=year,
+                                   producers=producers)
     except (CritminError, ValueError) as exc:
         _fail(exc)
         return

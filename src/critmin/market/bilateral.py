@@ -30,7 +30,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from critmin.market.clear import clear_blocs, clear_world
+from critmin.market.clear import build_curves, clear_blocs, clear_world, producer_surplus
 from critmin.market.model import Market, MarketError, check_market
 from critmin.market.scenario import AppliedShocks
 
@@ -104,7 +104,8 @@ class BilateralRun:
     banning: the sanctioned exporters and the banning buyers; consumers (J,), base_demand (J,),
     consumption (M, J), consumer_group (J,); origin_output (M,) t; origin_base_t; rerouted:
     DataFrame origin, importer, base_t, after_t (M,) as lists; shortfall_t, demand_destroyed_t
-    (M,) t."""
+    (M,) t; producer_surplus_change_usd (M, C) per group of producers and
+    consumer_surplus_change_usd (M,), USD (module docstring)."""
 
     base_price: np.ndarray
     price: np.ndarray
@@ -123,6 +124,8 @@ class BilateralRun:
     rerouted: pd.DataFrame
     shortfall_t: np.ndarray
     demand_destroyed_t: np.ndarray
+    producer_surplus_change_usd: np.ndarray
+    consumer_surplus_change_usd: np.ndarray
 
 
 def run(base: Market, shocked: Market, applied: AppliedShocks, flows: pd.DataFrame,
@@ -155,8 +158,11 @@ def run(base: Market, shocked: Market, applied: AppliedShocks, flows: pd.DataFra
               scenario=scenario)
     b_eps, b_eta = _elasticities(base, elasticities["supply_elasticity"],
                                  elasticities["demand_elasticity"])
-    base_price = clear_world(base, supply_elasticity=b_eps, demand_elasticity=b_eta,
-                             scenario=scenario).price
+    b_res = clear_world(base, supply_elasticity=b_eps, demand_elasticity=b_eta,
+                        scenario=scenario)
+    base_price = b_res.price
+    b_ps = producer_surplus(build_curves(base, supply_elasticity=b_eps, demand_elasticity=b_eta),
+                            base_price)
     tau = np.zeros(M)
     if origins:
         pg = np.where(np.isin(country, origins), SANCTIONED, REST)
@@ -174,6 +180,20 @@ def run(base: Market, shocked: Market, applied: AppliedShocks, flows: pd.DataFra
         names = tuple(f"bloc {k}" for k in range(res.price.shape[1]))
         if len(names) == 1:
             names = ("world",)
+
+    def group_of(c):
+        if origins:
+            return np.where(np.isin(c, origins), SANCTIONED, REST)
+        return np.array([res.component.get(x, -1) for x in c])
+    pgroup = group_of(country)
+    s_cv = build_curves(shocked, capacity_factor=cf, supply_elasticity=eps,
+                        demand_elasticity=eta)
+    s_ps = producer_surplus(s_cv, res.price[:, pgroup])
+    b_group = group_of(base.producers["country"].astype(str).to_numpy())
+    dps = np.column_stack([s_ps[:, pgroup == k].sum(axis=1) - b_ps[:, b_group == k].sum(axis=1)
+                           for k in range(res.price.shape[1])])
+    dcs = (sum(b.consumer_surplus_change.sum(axis=1) for b in res.blocs)
+           - b_res.consumer_surplus_change.sum(axis=1))
     out_rows = np.isin(country, origins)
     origin_output = res.output[:, out_rows].sum(axis=1)
     origin_base = float(P.loc[out_rows, "base_output_t"].sum())
@@ -197,4 +217,5 @@ def run(base: Market, shocked: Market, applied: AppliedShocks, flows: pd.DataFra
         consumption=res.consumption, consumer_group=cg, origin_output=origin_output,
         origin_base_t=origin_base, rerouted=pd.DataFrame(rer),
         shortfall_t=res.shortfall_t.sum(axis=1),
-        demand_destroyed_t=D0.sum() - res.consumption.sum(axis=1) - res.shortfall_t.sum(axis=1))
+        demand_destroyed_t=D0.sum() - res.consumption.sum(axis=1) - res.shortfall_t.sum(axis=1),
+        producer_surplus_change_usd=dps, consumer_surplus_change_usd=dcs)

@@ -43,11 +43,14 @@ CURVE_COLUMNS = ("commodity", "band", "cumulative_share_from", "cumulative_share
                  "c1_low_usd_per_t", "c1_high_usd_per_t", "basis", "source")
 NAMED_COLUMNS = ("producer", "country", "technology", "capacity_t", "c1_usd_per_t")
 
-DEFAULT_NAMED_PRODUCERS: dict[str, dict[str, tuple[str, str]]] = {
+DEFAULT_NAMED_PRODUCERS: dict[str, dict[str, tuple[str, str | None]]] = {
     # country -> (band, company). All of Russia's WMD nickel output is attributed to Nornickel
     # (Nornickel ≈ 205 kt in 2024 against WMD's 217 kt for Russia [memory]), so that the
     # example scenario's `company: Nornickel` cut finds it.
     "nickel": {"RUS": ("sulphide", "Nornickel")},
+    # the DRC's whole output is its Cu-Co band (the band is sized on WMD 2024, COD 74.5%), so
+    # that a country cut or quota on COD finds it
+    "cobalt": {"COD": ("drc_copper_cobalt", None)},
 }
 DEFAULT_HEADROOM = 0.06
 """Capacity above base output: "curtailments of >230 kt (~6% of potential supply)" (notes §3.2)."""

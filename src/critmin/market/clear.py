@@ -46,8 +46,8 @@ from critmin.market.model import Market, MarketError, check_market
 
 __all__ = [
     "BlocResult", "ClearError", "ClearResult", "Curves", "Solution", "build_curves", "clear_blocs",
-    "clear_world", "components", "demand", "read_result", "solve_curves", "stock_release",
-    "supply",
+    "clear_world", "components", "demand", "producer_surplus", "read_result", "solve_curves",
+    "stock_release", "supply",
 ]
 
 PRICE_FLOOR_REL = 1e-6
@@ -430,7 +430,8 @@ def _producer_surplus(p, cost, K, q0, eps, p0):
 
     The cap binds above p_k = p0 (K/q0)^(1/ε); below it the integral is
     q0 p0 (x_hi^(ε+1) − x_lo^(ε+1)) / (ε + 1), x = s/p0; above it K (p − max(c, p_k))."""
-    p2 = np.asarray(p, float)[:, None]
+    p2 = np.asarray(p, float)
+    p2 = p2[:, None] if p2.ndim == 1 else p2
     ok = np.isfinite(p2)
     hi = np.maximum(np.where(ok, p2, 0.0), cost)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -444,6 +445,13 @@ def _producer_surplus(p, cost, K, q0, eps, p0):
     iso = np.where(kink > cost, q0 * p0 * ((kink / p0) ** a - (cost / p0) ** a) / a, 0.0)
     capped = K * np.maximum(hi - np.maximum(cost, pk), 0.0)
     return np.where(ok, iso + capped, 0.0)
+
+
+def producer_surplus(cv: Curves, price) -> np.ndarray:
+    """Producer surplus over cash cost, USD, per scenario and producer (M, N), on the (shocked)
+    curves of `cv` at `price` (USD/t): (M,) one price per scenario, or (M, N) each producer's
+    own (bloc) price. Closed form of `_producer_surplus`; 0 where the price is NaN."""
+    return _producer_surplus(price, cv.cost, cv.K, cv.q0, cv.eps, cv.p0)
 
 
 def _hhi_by_country(q: np.ndarray, country: np.ndarray) -> np.ndarray:

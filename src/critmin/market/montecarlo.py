@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from critmin.market.clear import clear_world
+from critmin.market.clear import build_curves, clear_world, producer_surplus
 from critmin.market.model import Market, MarketError
 
 __all__ = ["ELASTICITIES_FILE", "draw_elasticities", "elasticity_priors", "loss_making_at", "run",
@@ -109,7 +109,9 @@ def _clear(market: Market, el: pd.DataFrame):
     eps = np.where(curve_rows[None, :], el["supply_elasticity"].to_numpy()[:, None],
                    P["supply_elasticity"].to_numpy(float)[None, :])
     eta = el["demand_elasticity"].to_numpy()[:, None]
-    return clear_world(market, supply_elasticity=eps, demand_elasticity=eta)
+    res = clear_world(market, supply_elasticity=eps, demand_elasticity=eta)
+    cv = build_curves(market, supply_elasticity=eps, demand_elasticity=eta)
+    return res, producer_surplus(cv, res.price).sum(axis=1)
 
 
 def run(market: Market, shocks=None, draws: int = 1000, seed=None, *,
@@ -118,7 +120,9 @@ def run(market: Market, shocks=None, draws: int = 1000, seed=None, *,
     shocked market with the same draws); price_change_share; shortfall_t; demand_destroyed_t;
     stock_release_t; base_loss_making_share and loss_making_share (L at each price, from C1);
     hhi_before and hhi_after (over countries, see `_hhi`; country_output: base-year production
-    by ISO3, e.g. World Mining Data).
+    by ISO3, e.g. World Mining Data); producer_surplus_change_usd and
+    consumer_surplus_change_usd (USD: producer surplus over cash cost, shocked less base;
+    consumer surplus change from the price move).
 
     shocks: the shocked Market (from `apply_scenario`), a Scenario (applied here), or None
     (the base market only)."""
@@ -129,7 +133,7 @@ def run(market: Market, shocks=None, draws: int = 1000, seed=None, *,
     if not isinstance(shocked, Market):
         raise MarketError(f"shocks must be a Market, a Scenario or None, not {type(shocks)}")
     el = draw_elasticities(market.commodity, draws, seed)
-    rb, rs = _clear(market, el), _clear(shocked, el)
+    (rb, ps_b), (rs, ps_s) = _clear(market, el), _clear(shocked, el)
     out = el.copy()
     out.insert(0, "draw", np.arange(draws))
     out["base_price"] = rb.price
@@ -142,6 +146,12 @@ def run(market: Market, shocks=None, draws: int = 1000, seed=None, *,
     out["loss_making_share"] = loss_making_at(shocked, rs.price)
     out["hhi_before"] = _hhi(market, rb.output, market, country_output)
     out["hhi_after"] = _hhi(shocked, rs.output, market, country_output)
+    # shocked curves at the shocked price less base curves at the base price (rows may differ:
+    # cuts rescale them, stock releases and new supply add some); CS is the price effect on
+    # each market's own demand curve (ClearResult: −∫ d dp from p0)
+    out["producer_surplus_change_usd"] = ps_s - ps_b
+    out["consumer_surplus_change_usd"] = (rs.consumer_surplus_change.sum(axis=1)
+                                          - rb.consumer_surplus_change.sum(axis=1))
     return out
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 
 def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | None = None,
-                 year: int | None = None) -> tuple[pd.DataFrame, dict]:
+                 year: int | None = None, producers=None) -> tuple[pd.DataFrame, dict]:
     """(table of base vs shocked P5/P50/P95 per metric, assumptions and log).
 
     A scenario with bilateral measures (bans, export quotas or taxes, frictions) runs on the
@@ -17,7 +17,11 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
     adds a price row per bloc ('price_usd_per_t:sanctioned', ':rest') and the zero-friction
     bound; meta adds 'blocs', 'rerouted_flows' and 'exposure' (lists of records). Otherwise the
     world market; with `closures` the dynamic closure rule runs on the held price (meta
-    'closures'). Both keep the 'price_usd_per_t' row and the meta keys every caller reads."""
+    'closures'); `producers`, a CSV of named producers (`critmin.market.named`), replaces
+    build.DEFAULT_NAMED_PRODUCERS there (the traded market has exporters only and ignores it,
+    saying so in meta). Both add producer_surplus_change_usd (per bloc too) and
+    consumer_surplus_change_usd rows (USD, base columns 0; meta 'surplus'). Both keep the
+    'price_usd_per_t' row and the meta keys every caller reads."""
     from critmin.market import build, montecarlo
     from critmin.market.scenario import apply_scenario, load_scenario
     scen = load_scenario(scenario_path)
@@ -25,10 +29,23 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
     draws = draws or scen.draws
     seed = seed if seed is not None else (scen.seed if scen.seed is not None else 0)
     if is_bilateral(scen):
-        return _bilateral_report(con, scen, draws=draws, seed=seed, year=year)
+        table, meta = _bilateral_report(con, scen, draws=draws, seed=seed, year=year)
+        if producers is not None:
+            meta["named_producers"] = (f"{producers} not used: the traded market's producers "
+                                       f"are exporting countries")
+        return table, meta
     curve = build.load_cost_curve(scen.commodity)
     inp = build.base_inputs(con, scen.commodity, year)
-    named = build.DEFAULT_NAMED_PRODUCERS.get(scen.commodity)
+    if producers is not None:
+        from critmin.market.named import load_named_producers
+        named = load_named_producers(producers, scen.commodity, inp["production"], curve)
+        named_note = f"{producers}: " + ", ".join(
+            f"{r.producer} ({r.country}, {r.technology}, {r.capacity_t:,.0f} t)"
+            for r in named.itertuples())
+    else:
+        named = build.DEFAULT_NAMED_PRODUCERS.get(scen.commodity)
+        named_note = ", ".join(f"{c} ({b}, {co or c})" for c, (b, co) in (named or {}).items()) \
+            or "none"
     base = build.world_market(inp["production"], curve, inp["price_usd_per_t"],
                               named_producers=named, commodity=scen.commodity)
     shocked, applied = apply_scenario(base, scen)
@@ -38,7 +55,9 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
             ("loss_making_share", "base_loss_making_share", "loss_making_share"),
             ("shortfall_t", None, "shortfall_t"),
             ("demand_destroyed_t", None, "demand_destroyed_t"),
-            ("hhi_countries", "hhi_before", "hhi_after")]
+            ("hhi_countries", "hhi_before", "hhi_after"),
+            ("producer_surplus_change_usd", None, "producer_surplus_change_usd"),
+            ("consumer_surplus_change_usd", None, "consumer_surplus_change_usd")]
     out = []
     for name, b, k in rows:
         r = {"metric": name}
@@ -59,12 +78,12 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
         "balance": "world level: one consumer WLD, base demand = world production",
         "shutdown": "sticky: every base-year producer keeps producing in the period; "
                     "L(p) from C1 ('would close if sustained')",
-        "named_producers": ", ".join(f"{c} ({b}, {co})" for c, (b, co) in (named or {}).items())
-                           or "none",
+        "named_producers": named_note,
         "curve": f"{build.COST_CURVES_FILE.name}: {curve['source'].iloc[0]}",
         "elasticities": _elasticity_note(scen.commodity),
         "stocks_t": shocked.stocks_t,
         "applied": "; ".join(applied.log) or "no static shock",
+        "surplus": SURPLUS_NOTE,
     }
     if applied.price_level is not None:
         p = applied.price_level.price_usd_per_t
@@ -75,6 +94,12 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
     if applied.closures is not None:
         meta["closures"] = _closures(shocked, applied, scen.horizon_periods, t)
     return table, meta
+
+
+SURPLUS_NOTE = ("USD in the period: producer surplus over cash cost C1 on the shocked curves at "
+                "the shocked price less the base curves at the base price; consumer surplus "
+                "change is the price effect on the (shocked) demand curve, -integral of d(p) "
+                "from p0 to p*, unserved demand valued at the choke price")
 
 
 def _price_note(inp) -> str:
@@ -145,7 +170,13 @@ def _bilateral_report(con, scen, *, draws: int, seed: int, year: int):
     if r.origins:
         rows.append(("sanctioned_exports_t", np.full(draws, r.origin_base_t), r.origin_output))
     rows += [("shortfall_t", np.zeros(draws), r.shortfall_t),
-             ("demand_destroyed_t", np.zeros(draws), r.demand_destroyed_t)]
+             ("demand_destroyed_t", np.zeros(draws), r.demand_destroyed_t),
+             ("producer_surplus_change_usd", np.zeros(draws),
+              r.producer_surplus_change_usd.sum(axis=1))]
+    if len(r.group_names) > 1:
+        rows += [(f"producer_surplus_change_usd:{n}", np.zeros(draws),
+                  r.producer_surplus_change_usd[:, k]) for k, n in enumerate(r.group_names)]
+    rows.append(("consumer_surplus_change_usd", np.zeros(draws), r.consumer_surplus_change_usd))
     table = pd.DataFrame([{"metric": m, **{f"base_{k}": v for k, v in _q(b).items()},
                            **{f"shocked_{k}": v for k, v in _q(s).items()}}
                           for m, b, s in rows])
@@ -178,6 +209,8 @@ def _bilateral_report(con, scen, *, draws: int, seed: int, year: int):
                    "price_usd_per_t": _q(r.price[:, k]),
                    "change_share": _q(r.price[:, k] / r.base_price - 1)}
                   for k, n in enumerate(r.group_names)],
+        "surplus": SURPLUS_NOTE + "; friction paid on linked flows and export-tax revenue "
+                   "belong to neither side",
         "rerouted_flows": _rerouted(r),
         "exposure": _exposure(r, flows),
     }
