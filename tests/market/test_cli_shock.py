@@ -104,3 +104,24 @@ def test_loss_making_closures_dynamic(warehouse_copy):
     # closes after 3 quarters below C1 and never restarts at the held price: L(15,000)
     assert cl[2]["closed_share_of_base_output"] == pytest.approx(
         out["meta"]["loss_making_share_at_held_price"], rel=1e-12)
+
+
+def test_a_user_curve_replaces_the_shipped_one(warehouse_copy, tmp_path):
+    """Nickel bands all at C1 9,000–11,000 USD/t (keeping the band 'sulphide' that Nornickel's
+    default split is carved from): none of the output is cash-negative at the base price
+    (about 15,200 USD/t), where the shipped curve has about 0.30 (its bands are calibrated to
+    that); a curve with a gap is refused naming the file."""
+    from critmin.market import build
+    cols = ",".join(build.CURVE_COLUMNS)
+    good = tmp_path / "my_curve.csv"
+    good.write_text(f"{cols}\nnickel,sulphide,0,0.3,9000,10000,C1 USD/t,my own survey\n"
+                    "nickel,other,0.3,1,10000,11000,C1 USD/t,my own survey\n")
+    scen = str(SCEN / "nornickel_nickel_guidance_2025.yaml")
+    mine = {r["metric"]: r for r in _json([scen, "--draws", "50", "--curve", str(good)])["data"]}
+    shipped = {r["metric"]: r for r in _json([scen, "--draws", "50"])["data"]}
+    assert mine["loss_making_share"]["base_P50"] == 0.0
+    assert shipped["loss_making_share"]["base_P50"] == pytest.approx(0.30, abs=0.05)
+    bad = tmp_path / "gap.csv"
+    bad.write_text(f"{cols}\nnickel,a,0,0.4,9000,11000,x,y\nnickel,b,0.5,1,9000,11000,x,y\n")
+    r = runner.invoke(app, ["shock", scen, "--draws", "50", "--curve", str(bad)])
+    assert r.exit_code == 1 and "gap.csv" in r.output and "tile 0..1" in r.output

@@ -28,6 +28,10 @@ def shock(
         None, "--producers", help="CSV of named producers (producer, country, "
         "share_of_country_output or capacity_t; optional technology, c1_usd_per_t) replacing "
         "the default split of the world market, e.g. a company's share of Russian nickel"),
+    curve: Optional[Path] = typer.Option(
+        None, "--curve", help="CSV of cost-curve bands in the layout of the shipped "
+        "cost_curves.csv (commodity, band, cumulative_share_from/to, c1_low/high_usd_per_t, "
+        "basis, source) replacing the shipped curve"),
     fmt: Format = FormatOpt,
 ):
     """Market shock: build the commodity's world market from the warehouse (World Mining
@@ -37,7 +41,7 @@ def shock(
     the bloc solver: prices per bloc, the zero-friction bound, re-routed flows, exposure."""
     try:
         table, meta = shock_report(_connect(), scenario, draws=draws, seed=seed, year=year,
-                                   producers=producers)
+                                   producers=producers, curve_file=curve)
     except (CritminError, ValueError) as exc:
         _fail(exc)
         return

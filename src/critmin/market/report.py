@@ -4,12 +4,15 @@ Monte-Carlo quantiles, with the assumptions it rests on."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 
 def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | None = None,
-                 year: int | None = None, producers=None) -> tuple[pd.DataFrame, dict]:
+                 year: int | None = None, producers=None, curve_file=None
+                 ) -> tuple[pd.DataFrame, dict]:
     """(table of base vs shocked P5/P50/P95 per metric, assumptions and log).
 
     A scenario with bilateral measures (bans, export quotas or taxes, frictions) runs on the
@@ -19,7 +22,8 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
     world market; with `closures` the dynamic closure rule runs on the held price (meta
     'closures'); `producers`, a CSV of named producers (`critmin.market.named`), replaces
     build.DEFAULT_NAMED_PRODUCERS there (the traded market has exporters only and ignores it,
-    saying so in meta). Both add producer_surplus_change_usd (per bloc too) and
+    saying so in meta); `curve_file`, a CSV in cost_curves.csv's layout, replaces the shipped
+    curve there the same way. Both add producer_surplus_change_usd (per bloc too) and
     consumer_surplus_change_usd rows (USD, base columns 0; meta 'surplus'). Both keep the
     'price_usd_per_t' row and the meta keys every caller reads."""
     from critmin.market import build, montecarlo
@@ -33,8 +37,11 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
         if producers is not None:
             meta["named_producers"] = (f"{producers} not used: the traded market's producers "
                                        f"are exporting countries")
+        if curve_file is not None:
+            meta["curve"] = (f"{curve_file} not used: the traded market's supply follows the "
+                             "base-year exports, not a cost curve")
         return table, meta
-    curve = build.load_cost_curve(scen.commodity)
+    curve = build.load_cost_curve(scen.commodity, curve_file)
     inp = build.base_inputs(con, scen.commodity, year)
     if producers is not None:
         from critmin.market.named import load_named_producers
@@ -79,7 +86,8 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
         "shutdown": "sticky: every base-year producer keeps producing in the period; "
                     "L(p) from C1 ('would close if sustained')",
         "named_producers": named_note,
-        "curve": f"{build.COST_CURVES_FILE.name}: {curve['source'].iloc[0]}",
+        "curve": f"{Path(curve_file).name if curve_file else build.COST_CURVES_FILE.name}: "
+                 f"{curve['source'].iloc[0]}",
         "elasticities": _elasticity_note(scen.commodity),
         "stocks_t": shocked.stocks_t,
         "applied": "; ".join(applied.log) or "no static shock",
