@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from critmin.errors import DataFileError
+from critmin.tablefile import read_text_table
 from critmin.oversight.schema import Ledger
 from critmin.oversight.selection import (ANY, LOG_COLUMNS, Selection, SelectionInputError,
                                          _posterior_matrix, _seed, _value_columns,
@@ -59,13 +60,7 @@ def load_cost_table(path: str | Path | None = None) -> pd.DataFrame:
 
 
 def _read(path: Path) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError) as exc:
-        raise DataFileError(str(path), None, None, f"cannot read cost table: {exc}") from None
-    for c in COLUMNS:
-        if c not in df.columns:
-            raise DataFileError(str(path), 1, c, "column missing from the cost table")
+    df = read_text_table(path, COLUMNS, "cost table")
     cost = pd.to_numeric(df["cost_usd"], errors="coerce")
     for i in range(len(df)):
         line = i + 2

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from critmin.errors import DataFileError
+from critmin.tablefile import read_text_table
 
 # element -> (source, series) of the warehouse price used to value it
 ELEMENT_PRICES = {"Cu": ("wb_pink_sheet", "COPPER"), "Au": ("wb_pink_sheet", "GOLD"),
@@ -65,13 +66,7 @@ def load_treo_basket(path: str | Path | None = None) -> pd.DataFrame:
 
 
 def _read_basket(path: Path) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError) as exc:
-        raise DataFileError(str(path), None, None, f"cannot read TREO basket: {exc}") from None
-    for c in BASKET_COLUMNS:
-        if c not in df.columns:
-            raise DataFileError(str(path), 1, c, "column missing from the TREO basket")
+    df = read_text_table(path, BASKET_COLUMNS, "TREO basket")
     share = pd.to_numeric(df["share"], errors="coerce")
     for i in range(len(df)):
         line, row = i + 2, df.iloc[i]
