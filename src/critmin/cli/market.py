@@ -134,3 +134,35 @@ def backtest(
         err.print(f"[bold]{eid}[/]")
         for k, v in notes.items():
             err.print(f"  {k}: {escape(str(v))}")
+
+
+market_app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
+                         help="Market inputs read from the warehouse: apparent consumption.")
+app.add_typer(market_app, name="market")
+
+
+@market_app.command("consumption")
+def consumption(
+    commodity: str = typer.Argument(..., help="commodity name or key, e.g. nickel"),
+    year: int = typer.Option(..., "--year", help="base year (production: this year or the "
+                                                 "latest earlier one; trade: the same year)"),
+    top: int = typer.Option(15, "--top", min=1, help="countries shown, largest first"),
+    fmt: Format = FormatOpt,
+):
+    """Apparent consumption per country: World Mining Data production + BACI imports −
+    exports, in t of the commodity (trade converted per HS6 code with the catalog's content
+    factors). Negative values (stock build, re-export hubs) are kept and flagged."""
+    from critmin.market.consumption import consumption_from_warehouse
+    try:
+        table, notes = consumption_from_warehouse(_connect(), commodity, year)
+    except (CritminError, ValueError) as exc:
+        _fail(exc)
+        return
+    shown = table.head(top)
+    if fmt == Format.table:
+        render(shown.round(1), fmt, title=f"{notes['commodity']} {notes['year']}: apparent "
+                                          f"consumption, top {len(shown)} of {len(table)}")
+        for k, v in notes.items():
+            err.print(f"[bold]{k}[/]: {escape(str(v))}")
+    else:
+        render(shown, fmt, meta=notes)

@@ -232,12 +232,10 @@ class BaseInputs(dict):
     production_source, price_usd_per_t, price_year, price_source, price_series, price_months."""
 
 
-def base_inputs(con, commodity: str, year: int) -> BaseInputs:
-    """World Mining Data production (t; kg tables / 1,000) of `year`, or the latest earlier
-    year, and the average price of `year` in USD/t: monthly (Pink Sheet, IMF PCPS), else the
-    USGS MCS annual figure (price_months is then 1); series per PRICE_SERIES."""
+def production_t(con, commodity: str, year: int) -> tuple[pd.Series, int]:
+    """(World Mining Data production per ISO3 in t — kg tables / 1,000 —, the year read):
+    `year`, or the latest earlier year held."""
     from critmin.catalog import commodity as _commodity
-    from critmin.catalog.units import price_to_usd_per_t
     from critmin.data import queries
     from critmin.errors import WarehouseError
     key = _commodity(commodity).key
@@ -251,7 +249,18 @@ def base_inputs(con, commodity: str, year: int) -> BaseInputs:
     factor = {"t": 1.0, "kg": 1e-3}.get(summary["unit"])
     if factor is None:
         raise WarehouseError(f"World Mining Data {key} in unexpected unit {summary['unit']!r}")
-    prod = table.groupby("country")["quantity"].sum() * factor
+    return table.groupby("country")["quantity"].sum() * factor, int(years[0])
+
+
+def base_inputs(con, commodity: str, year: int) -> BaseInputs:
+    """World Mining Data production (t; kg tables / 1,000) of `year`, or the latest earlier
+    year, and the average price of `year` in USD/t: monthly (Pink Sheet, IMF PCPS), else the
+    USGS MCS annual figure (price_months is then 1); series per PRICE_SERIES."""
+    from critmin.catalog import commodity as _commodity
+    from critmin.catalog.units import price_to_usd_per_t
+    from critmin.errors import WarehouseError
+    key = _commodity(commodity).key
+    prod, prod_year = production_t(con, key, year)
     price = None
     want = PRICE_SERIES.get(key)
     # monthly sources first; the USGS annual average only where no monthly series exists
@@ -270,7 +279,7 @@ def base_inputs(con, commodity: str, year: int) -> BaseInputs:
         raise WarehouseError(f"no {key} price in {year} from {', '.join(PRICE_SOURCES)} "
                              f"(monthly) or usgs_mcs2025 (annual)"
                              + (f", series {want}" if want else ""))
-    return BaseInputs(production=prod, production_year=int(years[0]),
+    return BaseInputs(production=prod, production_year=prod_year,
                       production_source="wmd (World Mining Data)", price_source=price[0],
                       price_series=price[1], price_usd_per_t=float(price[2]),
                       price_months=price[3], price_year=int(year))

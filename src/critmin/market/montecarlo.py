@@ -102,13 +102,19 @@ def _hhi(market: Market, output: np.ndarray, base: Market, country_output) -> np
         return ((a / tot) ** 2).sum(1)
 
 
-def _clear(market: Market, el: pd.DataFrame):
+def elasticity_arrays(market: Market, el: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(ε (M, N), η (M, 1)) of the draws `el`: the drawn ε on cost-curve rows, each other row
+    (named producers, stock releases, new supply) keeps its own."""
     P = market.producers
     curve_rows = (P["band"].notna().to_numpy() if "band" in P
                   else np.ones(len(P), dtype=bool))
     eps = np.where(curve_rows[None, :], el["supply_elasticity"].to_numpy()[:, None],
                    P["supply_elasticity"].to_numpy(float)[None, :])
-    eta = el["demand_elasticity"].to_numpy()[:, None]
+    return eps, el["demand_elasticity"].to_numpy()[:, None]
+
+
+def _clear(market: Market, el: pd.DataFrame):
+    eps, eta = elasticity_arrays(market, el)
     res = clear_world(market, supply_elasticity=eps, demand_elasticity=eta)
     cv = build_curves(market, supply_elasticity=eps, demand_elasticity=eta)
     return res, producer_surplus(cv, res.price).sum(axis=1)
@@ -118,6 +124,7 @@ def run(market: Market, shocks=None, draws: int = 1000, seed=None, *,
         country_output=None) -> pd.DataFrame:
     """Per draw: the drawn elasticities; base_price and price (USD/t, clearing the base and the
     shocked market with the same draws); price_change_share; shortfall_t; demand_destroyed_t;
+    base_consumption_t and consumption_t (world consumption served, t);
     stock_release_t; base_loss_making_share and loss_making_share (L at each price, from C1);
     hhi_before and hhi_after (over countries, see `_hhi`; country_output: base-year production
     by ISO3, e.g. World Mining Data); producer_surplus_change_usd and
@@ -141,6 +148,8 @@ def run(market: Market, shocks=None, draws: int = 1000, seed=None, *,
     out["price_change_share"] = rs.price / rb.price - 1
     out["shortfall_t"] = rs.shortfall_t
     out["demand_destroyed_t"] = rs.demand_destroyed_t
+    out["base_consumption_t"] = rb.consumption.sum(axis=1)
+    out["consumption_t"] = rs.consumption.sum(axis=1)
     out["stock_release_t"] = rs.stock_release
     out["base_loss_making_share"] = loss_making_at(market, rb.price)
     out["loss_making_share"] = loss_making_at(shocked, rs.price)

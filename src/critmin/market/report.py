@@ -25,7 +25,9 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
     saying so in meta); `curve_file`, a CSV in cost_curves.csv's layout, replaces the shipped
     curve there the same way. Both add producer_surplus_change_usd (per bloc too) and
     consumer_surplus_change_usd rows (USD, base columns 0; meta 'surplus'). Both keep the
-    'price_usd_per_t' row and the meta keys every caller reads."""
+    'price_usd_per_t' row and the meta keys every caller reads. World-market runs add meta
+    'consumption_by_country' (`critmin.market.consumption`, top 15, t) and, with
+    horizon_periods > 1, 'price_path' (P5/P50/P95 per period of `dynamic.simulate`, USD/t)."""
     from critmin.market import build, montecarlo
     from critmin.market.scenario import apply_scenario, load_scenario
     scen = load_scenario(scenario_path)
@@ -93,6 +95,7 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
         "applied": "; ".join(applied.log) or "no static shock",
         "surplus": SURPLUS_NOTE,
     }
+    meta.update(_consumption_by_country(con, scen.commodity, year, t))
     if applied.price_level is not None:
         p = applied.price_level.price_usd_per_t
         meta["held_price_usd_per_t"] = p
@@ -101,7 +104,61 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
         meta["curve_L_at_held_price"] = build.loss_making_share(curve, p)
     if applied.closures is not None:
         meta["closures"] = _closures(shocked, applied, scen.horizon_periods, t)
+    if scen.horizon_periods > 1:
+        meta["price_path"] = _price_path(shocked, scen, draws, seed)
+        meta["price_path_note"] = PRICE_PATH_NOTE
     return table, meta
+
+
+PRICE_PATH_NOTE = ("dynamic.simulate on the shocked world market, the same elasticity draws "
+                   "as the static table: stocks carried over between periods, closures with "
+                   "hysteresis when the scenario sets them; adjustment lambda = 1 (the drawn "
+                   "elasticities act within each period: the schema holds no long-run "
+                   "elasticity); a held price level is not imposed on the path; USD/t")
+
+
+def _price_path(shocked, scen, draws: int, seed: int) -> list[dict]:
+    """Dynamic mode: P5/P50/P95 of the clearing price per period (USD/t) over `draws`."""
+    from critmin.market.dynamic import simulate
+    from critmin.market.montecarlo import draw_elasticities, elasticity_arrays
+    eps, eta = elasticity_arrays(shocked, draw_elasticities(scen.commodity, draws, seed))
+    rule = scen.closures
+    path = simulate(shocked, scen.horizon_periods, supply_elasticity=eps,
+                    demand_elasticity=eta, period_years=0.25 if scen.period == "quarter" else 1.0,
+                    periods_below=rule.periods_below_cost if rule else None,
+                    restart_premium_share=rule.restart_premium_share if rule else 0.0)
+    q = np.quantile(path.price, [0.05, 0.5, 0.95], axis=1)
+    return [{"period": t + 1, "P5": float(q[0, t]), "P50": float(q[1, t]),
+             "P95": float(q[2, t])} for t in range(scen.horizon_periods)]
+
+
+CONSUMPTION_NOTE = ("apparent consumption = production + imports - exports (BACI, t contained "
+                    "via the catalog's content factors, at the stage of the commodity's HS "
+                    "codes); shocked = base x (shocked world consumption / base world "
+                    "consumption) per draw: every country keeps its base share of world use")
+
+
+def _consumption_by_country(con, commodity: str, year: int, draws_table: pd.DataFrame,
+                            top: int = 15) -> dict:
+    """meta 'consumption_by_country' (the `top` consumers, base and shocked P5/P50/P95, t)
+    and its note; a commodity whose trade or production cannot support it gets the reason."""
+    from critmin.errors import CritminError
+    from critmin.market.consumption import consumption_from_warehouse
+    try:
+        table, notes = consumption_from_warehouse(con, commodity, year)
+    except CritminError as exc:
+        return {"consumption_by_country": f"not available: {exc}"}
+    ratio = (draws_table["consumption_t"] / draws_table["base_consumption_t"]).quantile(
+        [0.05, 0.5, 0.95]).to_numpy()
+    rows = []
+    for r in table.head(top).itertuples(index=False):
+        a = r.apparent_consumption_t
+        rows.append({"country": r.country, "base_apparent_consumption_t": a,
+                     **{f"shocked_{q}_t": a * k for q, k in zip(("P5", "P50", "P95"), ratio)},
+                     "flags": r.flags})
+    return {"consumption_by_country": rows,
+            "consumption_note": f"{CONSUMPTION_NOTE}; {notes['production']}, {notes['trade']} "
+                                f"({notes['stages']})"}
 
 
 SURPLUS_NOTE = ("USD in the period: producer surplus over cash cost C1 on the shocked curves at "
