@@ -12,11 +12,20 @@ baseline = the usual per-scenario loop: `scipy.optimize.brentq` on the scalar ex
 (numpy over the 40 producers and 10 consumers, choke test first, xtol 1e-12·p0), timed on a
 seeded sample of --loop-sample scenarios in the same run and extrapolated per scenario.
 
+Bloc run: `critmin shock examples/scenarios/pgm_west_purchase_ban.yaml --draws 10000` end to end
+(`market.report.shock_report`: warehouse read, traded market, scenario, draws, the bloc solver,
+the report; best of --repeat) and its clearing alone (`market.bilateral.run`, timed inside the
+same runs).
+
+Targets (issue 4), each printed PASS/FAIL: ≥ 200,000 scenarios/s for the world clear; ≥ 100x the
+brentq loop; the bloc run end to end in < 2 s. The exit code reflects only the agreement check.
+
 Why: absolute times on the small, noisy machine mean little; the RATIO of the loop's time per
 scenario to critmin's is the figure. The script also checks that both agree to 1e-9 relative on
 the sampled scenarios and exits 1 if not. Run from the repository root:
 
     /work/venv/bin/python benchmarks/market.py [--scenarios M] [--repeat N] [--loop-sample N]
+        [--bloc-draws N]
 """
 
 from __future__ import annotations
@@ -37,6 +46,42 @@ from critmin.market.model import Market
 
 SEED = 20261129
 N, J = 40, 10
+BLOC_SCENARIO = "examples/scenarios/pgm_west_purchase_ban.yaml"
+TARGET_RATE, TARGET_RATIO, TARGET_BLOC_S = 200_000, 100, 2.0
+
+
+def bloc_run(draws: int, repeat: int) -> tuple[list[float], list[float]]:
+    """Seconds per run of the palladium-ban shock report end to end, and of its clearing
+    (`bilateral.run`) alone, over `repeat` runs after a warm-up."""
+    from critmin.cli._shared import _connect
+    from critmin.market import bilateral
+    from critmin.market.report import shock_report
+    run, inner = bilateral.run, []
+
+    def timed(*args, **kw):
+        t0 = time.perf_counter()
+        try:
+            return run(*args, **kw)
+        finally:
+            inner.append(time.perf_counter() - t0)
+
+    bilateral.run = timed                 # shock_report calls bilateral.run through the module
+    try:
+        con = _connect()
+        shock_report(con, BLOC_SCENARIO, draws=1000)             # warm-up
+        inner.clear()
+        outer = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            shock_report(con, BLOC_SCENARIO, draws=draws)
+            outer.append(time.perf_counter() - t0)
+    finally:
+        bilateral.run = run
+    return outer, inner
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
 
 
 def world(seed: int = SEED) -> Market:
@@ -89,6 +134,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scenarios", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--loop-sample", type=int, default=2_000)
+    ap.add_argument("--bloc-draws", type=int, default=10_000)
     a = ap.parse_args(argv)
     m, d = world(), draws(a.scenarios)
     print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python "
@@ -127,6 +173,16 @@ def main(argv=None) -> int:
     median = per_loop / (float(np.median(times)) / a.scenarios)
     print(f"ratio loop/critmin per scenario: {ratio:,.0f}x on critmin's best run, "
           f"{median:,.0f}x on its median")
+
+    outer, inner = bloc_run(a.bloc_draws, a.repeat)
+    print(f"bloc run ({BLOC_SCENARIO}, {a.bloc_draws:,} draws): end to end "
+          f"{', '.join(f'{t:.2f}' for t in outer)} s, best {min(outer):.2f} s; clearing "
+          f"(bilateral.run) {', '.join(f'{t:.2f}' for t in inner)} s, best {min(inner):.2f} s")
+    print(f"target world rate >= {TARGET_RATE:,}/s: {1 / per_vec:,.0f}/s "
+          f"{verdict(1 / per_vec >= TARGET_RATE)}")
+    print(f"target ratio >= {TARGET_RATIO}x: {ratio:,.0f}x {verdict(ratio >= TARGET_RATIO)}")
+    print(f"target bloc run < {TARGET_BLOC_S:g} s at {a.bloc_draws:,} draws: {min(outer):.2f} s "
+          f"{verdict(min(outer) < TARGET_BLOC_S)}")
     return 0 if err <= 1e-9 else 1
 
 

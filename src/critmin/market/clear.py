@@ -101,8 +101,8 @@ class Curves:
     def M(self) -> int:
         return int(self.H.shape[0])
 
-    def rows(self, sl: slice) -> Curves:
-        """Scenario rows `sl` (a block of the Monte-Carlo)."""
+    def rows(self, sl) -> Curves:
+        """Scenario rows `sl`: a slice (a block of the Monte-Carlo) or an index array."""
         return replace(self, K=self.K[sl], q0=self.q0[sl], eps=self.eps[sl], d0=self.d0[sl],
                        eta=self.eta[sl], H=self.H[sl])
 
@@ -195,13 +195,18 @@ def build_curves(market: Market, *, capacity_factor=None, demand_factor=None,
 
 def _supply_at(cv: Curves, u: np.ndarray, active: np.ndarray):
     """q (M,N) at ln x = u (M,) on the active mask, the isoelastic term and its 'uncapped' mask."""
-    qi = cv.q0 * np.exp(cv.eps * u[:, None])
+    qi = cv.eps * u[:, None]
+    np.exp(qi, out=qi)                                            # in place: one (M, N) buffer
+    qi *= cv.q0
     unc = qi < cv.K
     return np.where(active, np.minimum(qi, cv.K), 0.0), qi, unc
 
 
 def _demand_at(cv: Curves, u: np.ndarray) -> np.ndarray:
-    return cv.d0 * np.exp(cv.eta * u[:, None])                   # d0_j x^η_j
+    d = cv.eta * u[:, None]
+    np.exp(d, out=d)
+    d *= cv.d0                                                    # d0_j x^η_j
+    return d
 
 
 def _release_at(cv: Curves, x: np.ndarray):
@@ -349,8 +354,15 @@ def solve_curves(cv: Curves, *, net_import=None, tol: float = 1e-9, max_iter: in
             u_new = np.where(newton, u - step_n, 0.5 * (ul + uh))
             u = np.where(done, u, u_new)
             small = (np.abs(dx) < 0.1 * tol) | ((uh - ul) < tol)
-            f_new, df_new = _excess(cv, u, active, m, deriv=True)
-            f, df = np.where(done, f, f_new), np.where(done, df, df_new)
+            live = np.flatnonzero(~done)
+            if 2 * len(live) < M:             # most rows have converged: evaluate the rest only
+                f_new, df_new = _excess(cv.rows(live), u[live], active[live], m[live],
+                                        deriv=True)
+                f, df = f.copy(), df.copy()
+                f[live], df[live] = f_new, df_new
+            else:
+                f_new, df_new = _excess(cv, u, active, m, deriv=True)
+                f, df = np.where(done, f, f_new), np.where(done, df, df_new)
             done = done | small
         if not done.all():
             raise ClearError(cv.commodity, np.flatnonzero(~done),
@@ -424,12 +436,13 @@ def _int_xpow(lnx_lo, lnx_hi, a):
     return np.where(span == 0, 0.0, out)
 
 
-def _producer_surplus(p, cost, K, q0, eps, p0):
+def _producer_surplus(p, cost, K, q0, eps, p0, cost_pow=None):
     """PS_i(p) = ∫_{c_i}^{max(p, c_i)} min(K_i, q0_i (s/p0)^ε_i) ds in closed form, (M, N); 0
     where p is NaN (no market: nothing sold).
 
     The cap binds above p_k = p0 (K/q0)^(1/ε); below it the integral is
-    q0 p0 (x_hi^(ε+1) − x_lo^(ε+1)) / (ε + 1), x = s/p0; above it K (p − max(c, p_k))."""
+    q0 p0 (x_hi^(ε+1) − x_lo^(ε+1)) / (ε + 1), x = s/p0; above it K (p − max(c, p_k)).
+    cost_pow: (c/p0)^(ε+1) when already computed (it depends on neither p nor the shock)."""
     p2 = np.asarray(p, float)
     p2 = p2[:, None] if p2.ndim == 1 else p2
     ok = np.isfinite(p2)
@@ -442,7 +455,9 @@ def _producer_surplus(p, cost, K, q0, eps, p0):
         pk = p0 * np.exp(lnk)
     kink = np.minimum(hi, pk)
     a = eps + 1.0
-    iso = np.where(kink > cost, q0 * p0 * ((kink / p0) ** a - (cost / p0) ** a) / a, 0.0)
+    if cost_pow is None:
+        cost_pow = (cost / p0) ** a
+    iso = np.where(kink > cost, q0 * p0 * ((kink / p0) ** a - cost_pow) / a, 0.0)
     capped = K * np.maximum(hi - np.maximum(cost, pk), 0.0)
     return np.where(ok, iso + capped, 0.0)
 
@@ -489,8 +504,10 @@ def read_result(cv: Curves, sol: Solution) -> ClearResult:
     with np.errstate(divide="ignore", invalid="ignore"):
         lms = np.where(ok & (tot > 0), (base * (cv.cost[None, :] > p[:, None])).sum(axis=1)
                        / tot, np.nan)
-    ps_new = _producer_surplus(p, cv.cost, cv.K, cv.q0, cv.eps, cv.p0)
-    ps_old = _producer_surplus(np.full(M, cv.p0), cv.cost, cv.K_base, cv.q0_base, cv.eps, cv.p0)
+    cost_pow = (cv.cost / cv.p0) ** (cv.eps + 1.0)               # shared by both surpluses
+    ps_new = _producer_surplus(p, cv.cost, cv.K, cv.q0, cv.eps, cv.p0, cost_pow)
+    ps_old = _producer_surplus(np.full(M, cv.p0), cv.cost, cv.K_base, cv.q0_base, cv.eps, cv.p0,
+                               cost_pow)
     cs = -cv.d0 * cv.p0 * _int_xpow(np.zeros((M, 1)), u[:, None], cv.eta + 1.0)
     cs = np.where(ok[:, None], cs, 0.0)
     return ClearResult(
@@ -523,8 +540,10 @@ BLOCK = 4096
 than one pass over all M."""
 
 
-def _clear_blocks(cv: Curves, *, net_import=None, tol, max_iter, scenario) -> ClearResult:
-    """solve_curves + read_result over blocks of BLOCK scenarios, concatenated."""
+def _clear_blocks(cv: Curves, *, net_import=None, tol, max_iter, scenario,
+                  read: bool = True) -> ClearResult | Solution:
+    """solve_curves + read_result over blocks of BLOCK scenarios, concatenated (read=False:
+    the concatenated Solution only)."""
     M = cv.M
     m = None if net_import is None else np.broadcast_to(np.asarray(net_import, float), (M,))
     parts, failed = [], []
@@ -537,7 +556,7 @@ def _clear_blocks(cv: Curves, *, net_import=None, tol, max_iter, scenario) -> Cl
         except ClearError as e:                   # finish the run, then name every failed row
             failed.append((e, np.asarray(e.rows) + start))
             continue
-        parts.append(read_result(b, sol))
+        parts.append(read_result(b, sol) if read else sol)
     if failed:
         e = failed[0][0]
         rows = np.concatenate([r for f, r in failed if f.problem == e.problem])
@@ -546,12 +565,18 @@ def _clear_blocks(cv: Curves, *, net_import=None, tol, max_iter, scenario) -> Cl
         return parts[0]
     first = parts[0]
     arrays = {f: np.concatenate([getattr(p, f) for p in parts])
-              for f in ClearResult.__dataclass_fields__
+              for f in type(first).__dataclass_fields__
               if isinstance(getattr(first, f), np.ndarray)}
     return replace(first, **arrays)
 
 
 # --- blocs ---------------------------------------------------------------------------------
+
+def _solve_blocks(cv: Curves, *, net_import=None, tol, max_iter, scenario) -> Solution:
+    """solve_curves over blocks of BLOCK scenarios (cache-sized, as `_clear_blocks`)."""
+    return _clear_blocks(cv, net_import=net_import, tol=tol, max_iter=max_iter,
+                         scenario=scenario, read=False)
+
 
 def components(countries: Iterable[str], blocked: Iterable[tuple[str, str]], *,
                sellers: Iterable[str] | None = None,
@@ -654,17 +679,28 @@ def _link(cva: Curves, cvb: Curves, pa, pb, tau, cap, *, tol, max_iter, scenario
                       np.minimum(x_b, r_a * (1 - 1e-9)))
     hi_phi = np.where(trade, np.maximum(np.minimum(cap, hi_phi), 0.0), 0.0)
 
-    def g(ph):
-        sa = solve_curves(cva, net_import=-s * ph, tol=tol * 0.1, max_iter=max_iter,
-                          scenario=scenario)
-        sb = solve_curves(cvb, net_import=s * ph, tol=tol * 0.1, max_iter=max_iter,
-                          scenario=scenario)
+    def g(ph, idx=None):
+        """g on all rows, or on rows idx only (ph given for those rows)."""
+        if idx is None:
+            ca, cb, si, ti, tr = cva, cvb, s, tau, trade
+        else:
+            ca, cb, si, ti, tr = cva.rows(idx), cvb.rows(idx), s[idx], tau[idx], trade[idx]
+        try:
+            sa = _solve_blocks(ca, net_import=-si * ph, tol=tol * 0.1, max_iter=max_iter,
+                               scenario=scenario)
+            sb = _solve_blocks(cb, net_import=si * ph, tol=tol * 0.1, max_iter=max_iter,
+                               scenario=scenario)
+        except ClearError as e:                   # name the rows of the whole run
+            if idx is None:
+                raise
+            raise ClearError(e.market, idx[e.rows], e.problem, scenario=scenario,
+                             tol=e.tol) from None
         qa = np.where(np.isnan(sa.price), -np.inf, sa.price)
         qb = np.where(np.isnan(sb.price), -np.inf, sb.price)
         with np.errstate(invalid="ignore"):
-            val = s * (qb - qa) - tau
-        scale = np.nanmax(np.stack([sa.price, sb.price, np.full(M, cva.p0)]), axis=0)
-        return np.where(trade, val, 0.0), scale
+            val = si * (qb - qa) - ti
+        scale = np.nanmax(np.stack([sa.price, sb.price, np.full(len(si), cva.p0)]), axis=0)
+        return np.where(tr, val, 0.0), scale
 
     g_hi, _ = g(hi_phi)
     at_cap = trade & (g_hi >= 0)                                   # the cap binds
@@ -681,7 +717,9 @@ def _link(cva: Curves, cvb: Curves, pa, pb, tau, cap, *, tol, max_iter, scenario
             x = np.where(np.isfinite(f_lo) & np.isfinite(f_hi) & (f_lo != f_hi),
                          hi - f_hi * (hi - lo) / (f_hi - f_lo), 0.5 * (lo + hi))
         x = np.where((x > lo) & (x < hi), x, 0.5 * (lo + hi))
-        fx, scale = g(np.where(done, phi, x))
+        live = np.flatnonzero(~done)              # converged rows keep their flow: skip them
+        fx, scale = np.zeros(M), np.ones(M)
+        fx[live], scale[live] = g(x[live], live)
         conv = (np.abs(fx) <= tol * scale) | ((hi - lo) <= tol * np.maximum(hi_phi, 1e-300))
         up = fx > 0                                                # root above x
         # Illinois: halve the retained end's value when the same end is kept twice
@@ -736,7 +774,7 @@ def clear_blocs(market: Market, *, capacity_factor=None, demand_factor=None,
     C = int(max(pcomp.max(initial=0), ccomp.max(initial=0))) + 1
     members = tuple(tuple(c for c in comp if comp[c] == k) for k in range(C))
     subs = [cv.take(np.flatnonzero(pcomp == k), np.flatnonzero(ccomp == k)) for k in range(C)]
-    sols = [solve_curves(s, tol=tol, max_iter=max_iter, scenario=scenario) for s in subs]
+    sols = [_solve_blocks(s, tol=tol, max_iter=max_iter, scenario=scenario) for s in subs]
     flow = tau = None
     if friction_usd_per_t is not None:
         if C != 2:
@@ -748,9 +786,9 @@ def clear_blocs(market: Market, *, capacity_factor=None, demand_factor=None,
             raise MarketError("friction_usd_per_t and flow_cap_t must be >= 0")
         flow = _link(subs[0], subs[1], sols[0].price, sols[1].price, tau, cap, tol=tol,
                      max_iter=max_iter, scenario=scenario)
-        sols = [solve_curves(subs[0], net_import=-flow, tol=tol, max_iter=max_iter,
+        sols = [_solve_blocks(subs[0], net_import=-flow, tol=tol, max_iter=max_iter,
                              scenario=scenario),
-                solve_curves(subs[1], net_import=flow, tol=tol, max_iter=max_iter,
+                _solve_blocks(subs[1], net_import=flow, tol=tol, max_iter=max_iter,
                              scenario=scenario)]
     blocs = tuple(read_result(s, sol) for s, sol in zip(subs, sols))
     output = np.zeros((M, len(cv.cost)))
