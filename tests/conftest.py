@@ -58,6 +58,15 @@ def built_warehouse(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def con(built_warehouse: Path):
+    """A read-only connection to the session's built warehouse (for direct SQL checks)."""
+    import duckdb
+    c = duckdb.connect(str(built_warehouse), read_only=True)
+    yield c
+    c.close()
+
+
 @pytest.fixture()
 def warehouse_copy(built_warehouse: Path, tmp_path: Path, monkeypatch) -> Path:
     """A private copy of the built warehouse as $CRITMIN_HOME/warehouse.duckdb."""

@@ -8,14 +8,7 @@ import sqlite3
 
 import pytest
 
-from critmin.data import warehouse
 
-
-@pytest.fixture(scope="module")
-def con(built_warehouse):
-    c = warehouse.connect(built_warehouse, read_only=True)
-    yield c
-    c.close()
 
 
 def test_world_nickel_2024_and_indonesia_share(con, shared_data):

@@ -28,14 +28,6 @@ DRAWS, SEED = 200, 3
 # --- fixtures: the warehouse and the raw files ----------------------------------------------
 
 @pytest.fixture(scope="module")
-def con(built_warehouse):
-    from critmin.data import warehouse
-    c = warehouse.connect(built_warehouse, read_only=True)
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
 def runs(con):
     """Both shipped episodes run once on the warehouse: {id: (episode, data, table, notes)}."""
     out = {}

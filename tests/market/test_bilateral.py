@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from critmin.data import warehouse
 from critmin.market import bilateral, build, montecarlo
 from critmin.market.backtest import trade_market
 from critmin.market.clear import clear_world
@@ -17,12 +16,6 @@ from critmin.market.scenario import apply_scenario, load_scenario
 SCEN = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
 OZ_PER_T = 32150.7466          # troy ounces per tonne (1 oz = 31.1034768 g)
 
-
-@pytest.fixture(scope="module")
-def con(built_warehouse):
-    c = warehouse.connect(built_warehouse, read_only=True)
-    yield c
-    c.close()
 
 
 # --- cost curves ------------------------------------------------------------------------------

@@ -6,17 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from critmin.data import queries, warehouse
+from critmin.data import queries
 from critmin.market import build
 from critmin.market.clear import clear_world
 from critmin.market.model import MarketError
 
-
-@pytest.fixture(scope="module")
-def con(built_warehouse):
-    c = warehouse.connect(built_warehouse, read_only=True)
-    yield c
-    c.close()
 
 
 def test_nickel_curve_calibration():

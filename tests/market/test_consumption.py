@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 import critmin.catalog
 from critmin.catalog.commodities import content_factors
 from critmin.cli import app
-from critmin.data import warehouse
 from critmin.market.consumption import apparent_consumption, consumption_from_warehouse
 from critmin.market.model import MarketError
 
@@ -22,12 +21,6 @@ SCEN = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
 HS_CONTENT = Path(critmin.catalog.__file__).parent / "hs_content.csv"
 runner = CliRunner()
 
-
-@pytest.fixture(scope="module")
-def con(built_warehouse):
-    c = warehouse.connect(built_warehouse, read_only=True)
-    yield c
-    c.close()
 
 
 def _sql_by_country(con, commodity: str, year: int) -> pd.DataFrame:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from critmin.data import warehouse
 from critmin.market import build, montecarlo
 
 LB_PER_T = 2204.62262          # pounds per tonne (1 lb = 0.45359237 kg)
@@ -24,12 +23,6 @@ CITED = {
     ("lithium", "hard_rock"): (2529, 12500, 1.0),
 }
 
-
-@pytest.fixture(scope="module")
-def con(built_warehouse):
-    c = warehouse.connect(built_warehouse, read_only=True)
-    yield c
-    c.close()
 
 
 @pytest.mark.parametrize("key", sorted(CITED))

@@ -7,7 +7,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from critmin.data import warehouse
 from critmin.errors import DataFileError
 from critmin.market import build
 from critmin.market.named import load_named_producers
@@ -16,12 +15,6 @@ from critmin.market.report import shock_report
 SCEN = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / \
     "nornickel_nickel_guidance_2025.yaml"
 
-
-@pytest.fixture(scope="module")
-def con(built_warehouse):
-    c = warehouse.connect(built_warehouse, read_only=True)
-    yield c
-    c.close()
 
 
 def _csv(tmp_path, text, name="producers.csv"):

@@ -13,7 +13,6 @@ import pytest
 from typer.testing import CliRunner
 
 from critmin.cli import app
-from critmin.data import warehouse
 from critmin.errors import DataFileError
 from critmin.oversight.prices import (default_basket_path, element_prices, load_treo_basket,
                                       treo_basket_price)
@@ -31,12 +30,6 @@ FROM b JOIN p ON p.source = b.price_source AND p.series = b.price_series AND p.y
 WHERE b.status <> 'excluded'
 """
 
-
-@pytest.fixture(scope="module")
-def con(built_warehouse):
-    c = warehouse.connect(built_warehouse, read_only=True)
-    yield c
-    c.close()
 
 
 def _rows():

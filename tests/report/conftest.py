@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -14,13 +13,6 @@ from critmin.cli import app
 
 BRIEF_DRAWS = 60  # enough for P5/P95 to be ordered; the brief's default is 300
 
-
-@pytest.fixture(scope="module")
-def con(built_warehouse: Path):
-    """Read-only DuckDB connection to the session's built warehouse."""
-    c = duckdb.connect(str(built_warehouse), read_only=True)
-    yield c
-    c.close()
 
 
 @pytest.fixture(scope="session")

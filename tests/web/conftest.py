@@ -45,12 +45,9 @@ def client(web_app):
 
 
 @pytest.fixture(scope="session")
-def wh_con(built_warehouse):
-    """A read-only connection for the independent SQL checks."""
-    import duckdb
-    con = duckdb.connect(str(built_warehouse), read_only=True)
-    yield con
-    con.close()
+def wh_con(con):
+    """The read-only warehouse connection for the independent SQL checks."""
+    return con
 
 
 def _free_port() -> int:

@@ -31,9 +31,9 @@ import pandas as pd
 from critmin.errors import DataFileError
 from critmin.tablefile import read_text_table
 from critmin.oversight.schema import Ledger
-from critmin.oversight.selection import (ANY, LOG_COLUMNS, Selection, SelectionInputError,
-                                         _posterior_matrix, _seed, _value_columns,
-                                         expected_positive_part)
+from critmin.oversight.selection import (LOG_COLUMNS, Selection, SelectionInputError, _seed,
+                                         _value_columns, expected_positive_part,
+                                         posterior_bias)
 
 __all__ = ["REE", "load_cost_table", "control_costs", "knapsack", "select_by_cost"]
 
@@ -167,11 +167,7 @@ def select_by_cost(candidates: pd.DataFrame, costs_usd, budget_usd: float, *,
     seed = _seed(random_state)
     rng = np.random.default_rng(seed)
     elements, V = _value_columns(cand, None)
-    est = bias_estimates if bias_estimates is not None else pd.DataFrame(
-        [(ANY, ANY, 0, 0.0, prior_sd)], columns=[by, "element", "n", "posterior_mean",
-                                                 "posterior_sd"])
-    m, s = _posterior_matrix(cand, est, elements, by, prior_sd)
-    exp_rec = (V * np.expm1(m + s * s / 2)).sum(axis=1)
+    m, s, exp_rec = posterior_bias(cand, bias_estimates, elements, V, by, prior_sd)
     score = (V * expected_positive_part(m, s)).sum(axis=1)
     # 1. random share of the money: uniform order, take each lot that still fits
     ukey = rng.random(len(cand))

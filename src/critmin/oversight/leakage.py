@@ -40,8 +40,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import hypergeom
 
-from critmin.oversight.selection import (ANY, SelectionInputError, _posterior_matrix,
-                                         _value_columns, expected_positive_part)
+from critmin.oversight.selection import (SelectionInputError, _value_columns,
+                                         expected_positive_part, posterior_bias)
 
 __all__ = ["LeakageEstimate", "inclusion_probabilities", "horvitz_thompson",
            "stratified_srs_inclusion", "stream_leakage"]
@@ -83,11 +83,7 @@ def inclusion_probabilities(candidates: pd.DataFrame, budget: int, *,
     if N == 0:
         return pd.DataFrame(columns=["inclusion_prob", "expected_recoverable_usd"])
     els, V = _value_columns(cand, None)
-    est = bias_estimates if bias_estimates is not None else pd.DataFrame(
-        [(ANY, ANY, 0, 0.0, prior_sd)], columns=[by, "element", "n", "posterior_mean",
-                                                 "posterior_sd"])
-    m, s = _posterior_matrix(cand, est, els, by, prior_sd)
-    exp_rec = (V * np.expm1(m + s * s / 2)).sum(axis=1)
+    m, s, exp_rec = posterior_bias(cand, bias_estimates, els, V, by, prior_sd)
     if policy == "random":
         return pd.DataFrame({"inclusion_prob": np.full(N, k / N),
                              "expected_recoverable_usd": exp_rec}, index=ids)

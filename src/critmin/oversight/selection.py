@@ -341,6 +341,18 @@ def _posterior_matrix(cand: pd.DataFrame, estimates: pd.DataFrame, elements: lis
 # candidates
 
 
+def posterior_bias(cand: pd.DataFrame, bias_estimates: pd.DataFrame | None,
+                   elements: list[str], V: np.ndarray, by: str, prior_sd: float):
+    """(m, s, expected recoverable USD per candidate): the posterior mean and SD of each
+    candidate's ln bias per element (`bias_estimates`, None = the prior N(0, prior_sd²) for
+    every group) and Σ_e V·E[e^b − 1] with b ~ N(m, s²), V the declared value by element."""
+    est = bias_estimates if bias_estimates is not None else pd.DataFrame(
+        [(ANY, ANY, 0, 0.0, prior_sd)], columns=[by, "element", "n", "posterior_mean",
+                                                 "posterior_sd"])
+    m, s = _posterior_matrix(cand, est, elements, by, prior_sd)
+    return m, s, (V * np.expm1(m + s * s / 2)).sum(axis=1)
+
+
 def _value_columns(cand: pd.DataFrame, values) -> tuple[list[str], np.ndarray]:
     """(elements, V n × E): per-element `value_usd_<el>` columns, else `values` or
     `declared_value_usd` as one element '*'."""
@@ -470,11 +482,7 @@ def select_shipments(candidates: pd.DataFrame, budget: int, *, random_share: flo
         if by not in cand.columns:
             raise SelectionInputError(f"candidates need the group column {by!r} for policy "
                                       f"{policy!r}")
-        est = bias_estimates if bias_estimates is not None else pd.DataFrame(
-            [(ANY, ANY, 0, 0.0, prior_sd)], columns=[by, "element", "n", "posterior_mean",
-                                                     "posterior_sd"])
-        m, s = _posterior_matrix(cand, est, elements, by, prior_sd)
-        exp_rec = (V * np.expm1(m + s * s / 2)).sum(axis=1)
+        m, s, exp_rec = posterior_bias(cand, bias_estimates, elements, V, by, prior_sd)
 
     # 1. the random share: uniform keys; the first n_rand in key order
     ukey = rng.random(n)

@@ -275,6 +275,11 @@ def _write(request: Request, who: auth.Principal, action: str, rows: list[dict],
         policy.check_rows(session, who, action.removesuffix(":exporters")
                           .removesuffix(":laboratories"), rows)
         filed = write(session, who.user_id, rows, idempotency_key=key)
+    return _filed(filed)
+
+
+def _filed(filed: ev.Filed) -> dict:
+    """The answer to a write: table, keys written, audit entries, whether it was a replay."""
     return {"data": {"table": filed.table, "ids": list(filed.keys), "count": len(filed),
                      "audit_seq": list(filed.audit_seq), "replayed": filed.replayed}}
 
@@ -480,8 +485,7 @@ def assign(request: Request, body: Assignment, who: auth.Principal = Who):
         policy.check_rows(session, who, "assignments:create", [body.model_dump()])
         filed = ev.assign_laboratory(session, who.user_id, body.shipment_id,
                                      body.laboratory_id, body.role)
-    return {"data": {"table": filed.table, "ids": list(filed.keys), "count": 1,
-                     "audit_seq": list(filed.audit_seq), "replayed": False}}
+    return _filed(filed)
 
 
 @router.get("/assignments", summary="Laboratory assignments you may see")
@@ -580,8 +584,7 @@ def _evidence_routes(path: str, table: str) -> None:
             filed = ev.correct_evidence(session, who.user_id, table, id, reason=body.reason,
                                         expected_version=body.expected_version,
                                         changes=body.changes, idempotency_key=key)
-        return {"data": {"table": filed.table, "ids": list(filed.keys), "count": 1,
-                         "audit_seq": list(filed.audit_seq), "replayed": filed.replayed}}
+        return _filed(filed)
 
     name = table.replace("_", " ")
     router.add_api_route(f"/{path}", list_rows, methods=["GET"], summary=f"List {name}",
