@@ -176,3 +176,9 @@ def test_closures_move_the_path_after_the_scenarios_quarters(warehouse_copy):
     # (no static shock), the 4th without the producers whose C1 is above p0
     assert [p["P50"] for p in path[:3]] == pytest.approx([p0] * 3, rel=1e-6)
     assert path[3]["P50"] > p0 * 1.05
+    # exit in merit order stops once the price covers the marginal C1: the price stays far
+    # below the choke (3.5 p0), less capacity closes than the 30 % loss-making band, and the
+    # path does not cycle back to p0 (all-at-once closure did: choke, p0, p0, p0, choke)
+    assert all(p0 * 1.05 < p["P50"] < 2 * p0 for p in path[3:])
+    assert [p["closed_capacity_share_P50"] for p in path[:3]] == [0.0] * 3
+    assert all(0 < p["closed_capacity_share_P50"] < 0.3 for p in path[3:])

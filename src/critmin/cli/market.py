@@ -27,7 +27,9 @@ def shock(
     producers: Optional[Path] = typer.Option(
         None, "--producers", help="CSV of named producers (producer, country, "
         "share_of_country_output or capacity_t; optional technology, c1_usd_per_t) replacing "
-        "the default split of the world market, e.g. a company's share of Russian nickel"),
+        "the default split of the world market, e.g. a company's share of Russian nickel; on "
+        "the traded market of bans, quotas, taxes and frictions each named producer takes "
+        "its share of its country's exports"),
     curve: Optional[Path] = typer.Option(
         None, "--curve", help="CSV of cost-curve bands in the layout of the shipped "
         "cost_curves.csv (commodity, band, cumulative_share_from/to, c1_low/high_usd_per_t, "
@@ -40,8 +42,10 @@ def shock(
     Bans, export quotas or taxes and frictions run on the base year's BACI traded market with
     the bloc solver: prices per bloc, the zero-friction bound, re-routed flows, exposure."""
     try:
-        table, meta = shock_report(_connect(), scenario, draws=draws, seed=seed, year=year,
-                                   producers=producers, curve_file=curve)
+        n = "the scenario's" if draws is None else f"{draws:,}"
+        with err.status(f"clearing {scenario.name} over {n} draws"):   # stderr: stdout clean
+            table, meta = shock_report(_connect(), scenario, draws=draws, seed=seed,
+                                       year=year, producers=producers, curve_file=curve)
     except (CritminError, ValueError) as exc:
         _fail(exc)
         return

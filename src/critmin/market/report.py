@@ -21,9 +21,11 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
     bound; meta adds 'blocs', 'rerouted_flows' and 'exposure' (lists of records). Otherwise the
     world market; with `closures` the dynamic closure rule runs on the held price (meta
     'closures'); `producers`, a CSV of named producers (`critmin.market.named`), replaces
-    build.DEFAULT_NAMED_PRODUCERS there (the traded market has exporters only and ignores it,
-    saying so in meta); `curve_file`, a CSV in cost_curves.csv's layout, replaces the shipped
-    curve there the same way. Both add producer_surplus_change_usd (per bloc too) and
+    build.DEFAULT_NAMED_PRODUCERS there, and on the traded market splits each named country's
+    exports between its named producers and a remainder (`named.split_exporters`; meta
+    'named_producers' lists the rows); `curve_file`, a CSV in cost_curves.csv's layout,
+    replaces the shipped curve on the world market (the traded market ignores it, saying so in
+    meta). Both add producer_surplus_change_usd (per bloc too) and
     consumer_surplus_change_usd rows (USD, base columns 0; meta 'surplus'). Both keep the
     'price_usd_per_t' row and the meta keys every caller reads. World-market runs add meta
     'consumption_by_country' (`critmin.market.consumption`, top 15, t) and, with
@@ -35,10 +37,8 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
     draws = draws or scen.draws
     seed = seed if seed is not None else (scen.seed if scen.seed is not None else 0)
     if is_bilateral(scen):
-        table, meta = _bilateral_report(con, scen, draws=draws, seed=seed, year=year)
-        if producers is not None:
-            meta["named_producers"] = (f"{producers} not used: the traded market's producers "
-                                       f"are exporting countries")
+        table, meta = _bilateral_report(con, scen, draws=draws, seed=seed, year=year,
+                                        producers=producers)
         if curve_file is not None:
             meta["curve"] = (f"{curve_file} not used: the traded market's supply follows the "
                              "base-year exports, not a cost curve")
@@ -112,7 +112,10 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
 
 PRICE_PATH_NOTE = ("dynamic.simulate on the shocked world market, the same elasticity draws "
                    "as the static table: stocks carried over between periods, closures with "
-                   "hysteresis when the scenario sets them; adjustment lambda = 1 (the drawn "
+                   "hysteresis when the scenario sets them (producers due to close exit in "
+                   "merit order from the highest C1, each only while it still loses money "
+                   "once those above it have shut; closed_capacity_share_P50 = nameplate "
+                   "capacity shut during the period / total); adjustment lambda = 1 (the drawn "
                    "elasticities act within each period: the schema holds no long-run "
                    "elasticity); a held price level is not imposed on the path; USD/t")
 
@@ -128,8 +131,11 @@ def _price_path(shocked, scen, draws: int, seed: int) -> list[dict]:
                     periods_below=rule.periods_below_cost if rule else None,
                     restart_premium_share=rule.restart_premium_share if rule else 0.0)
     q = np.quantile(path.price, [0.05, 0.5, 0.95], axis=1)
+    cap = float(shocked.producers["capacity_t"].sum())
+    closed = np.median(path.closed_capacity_t, axis=1) / cap
     return [{"period": t + 1, "P5": float(q[0, t]), "P50": float(q[1, t]),
-             "P95": float(q[2, t])} for t in range(scen.horizon_periods)]
+             "P95": float(q[2, t]), "closed_capacity_share_P50": float(closed[t])}
+            for t in range(scen.horizon_periods)]
 
 
 CONSUMPTION_NOTE = ("apparent consumption = production + imports - exports (BACI, t contained "
@@ -215,14 +221,21 @@ def _q(a) -> dict:
     return {q: float(np.nanquantile(a, v)) for q, v in (("P5", .05), ("P50", .5), ("P95", .95))}
 
 
-def _bilateral_report(con, scen, *, draws: int, seed: int, year: int):
-    """shock_report for bilateral measures: the traded market of the base year, bloc solver."""
+def _bilateral_report(con, scen, *, draws: int, seed: int, year: int, producers=None):
+    """shock_report for bilateral measures: the traded market of the base year, bloc solver.
+    producers: a named-producers CSV; each named row takes its share of its country's exports
+    (`named.split_exporters`) before the scenario is applied, so base and shocked markets have
+    the same rows."""
     from critmin.market import bilateral, build, montecarlo
     from critmin.market.backtest import trade_market
     from critmin.market.scenario import apply_scenario
     flows, used = bilateral.trade_flows(con, scen.commodity, year)
     inp = build.base_inputs(con, scen.commodity, year)
     base = trade_market(flows, inp["price_usd_per_t"], scen.commodity)
+    if producers is not None:
+        from critmin.market.named import load_named_producers, named_note, split_exporters
+        named = load_named_producers(producers, scen.commodity, inp["production"], None)
+        base = split_exporters(base, named, inp["production"], source=producers)
     shocked, applied = apply_scenario(base, scen)
     el = montecarlo.draw_elasticities(scen.commodity, draws, seed)
     r = bilateral.run(base, shocked, applied, flows, el, scenario=scen.name)
@@ -279,6 +292,8 @@ def _bilateral_report(con, scen, *, draws: int, seed: int, year: int):
         "rerouted_flows": _rerouted(r),
         "exposure": _exposure(r, flows),
     }
+    if producers is not None:
+        meta["named_producers"] = named_note(base, producers)
     if applied.export_quota:
         meta["not_applied"] = ("quota exporter's domestic price and quota rent: the traded "
                                "market holds its exports only")
