@@ -10,6 +10,8 @@ by ~1e-9 × (their size / price move); the remaining slack is float rounding."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -85,3 +87,37 @@ def test_bloc_surplus_changes_are_the_closed_form_areas(tmp_path):
     assert r.producer_surplus_change_usd[:, 1] == pytest.approx(d_rest, rel=REL)
     assert r.consumer_surplus_change_usd == pytest.approx(
         _cs(140, ps_ / P0, eta) + _cs(60, pr / P0, eta), rel=REL)
+
+
+def test_read_stage_surplus_equals_the_general_closed_form():
+    """read_result's short form (from the outputs at p*) against `producer_surplus` (logs and
+    powers from scratch) on random curves with caps binding below, at and above p*, pure steps
+    (ε = 0), zero capacity and costs above the price: equal to 1e-9 of the larger area (both
+    are exact; they differ by rounding only)."""
+    from critmin.market.clear import build_curves, producer_surplus, read_result, solve_curves
+    rng = np.random.default_rng(5)
+    N, J, M = 30, 4, 4000
+    cap = rng.uniform(10, 100, N)
+    P = pd.DataFrame(dict(producer=[f"p{i}" for i in range(N)], country=[f"C{i % 5}" for i in
+                                                                          range(N)],
+                          capacity_t=cap, cost_usd_per_t=rng.uniform(0, 1800, N),
+                          base_output_t=cap * rng.uniform(0.3, 1.0, N),
+                          supply_elasticity=rng.uniform(0, 1, N)))
+    C = pd.DataFrame(dict(consumer=[f"X{j}" for j in range(J)],
+                          base_demand_t=np.full(J, P["base_output_t"].sum() / J),
+                          demand_elasticity=rng.uniform(-1, -0.05, J)))
+    m = Market("t", P, C, 1000.0, 5000.0)
+    k = np.where(rng.random((M, N)) < 0.3, rng.uniform(0, 1, (M, N)), 1.0)
+    k[::7, 0] = 0.0
+    eps = np.where(rng.random((M, N)) < 0.2, 0.0, rng.uniform(0, 1.5, (M, N)))
+    cv = build_curves(m, capacity_factor=k, supply_elasticity=eps,
+                      demand_factor=rng.uniform(0.5, 1.5, (M, 1)))
+    r = read_result(cv, solve_curves(cv))
+    ref = producer_surplus(cv, r.price)
+    base = dataclasses.replace(cv, K=np.broadcast_to(cv.K_base, cv.K.shape),
+                               q0=np.broadcast_to(cv.q0_base, cv.q0.shape))
+    old = producer_surplus(base, np.full(M, 1000.0))
+    scale = np.maximum(np.abs(ref), np.abs(old)).max()
+    np.testing.assert_allclose(r.producer_surplus_change, ref - old, rtol=0, atol=1e-9 * scale)
+    qi = cv.q0 * (r.price[:, None] / 1000.0) ** cv.eps
+    assert (qi >= cv.K).mean() > 0.05 and (qi < cv.K).mean() > 0.3   # both branches exercised

@@ -47,7 +47,7 @@ from critmin.market.model import Market, MarketError, check_market
 __all__ = [
     "BlocResult", "ClearError", "ClearResult", "Curves", "Solution", "build_curves", "clear_blocs",
     "clear_world", "components", "demand", "producer_surplus", "read_result", "solve_curves",
-    "stock_release", "supply",
+    "stock_release", "supply", "world_prices",
 ]
 
 PRICE_FLOOR_REL = 1e-6
@@ -280,10 +280,13 @@ class Solution:
 
 
 def solve_curves(cv: Curves, *, net_import=None, tol: float = 1e-9, max_iter: int = 200,
-                 scenario: str | None = None) -> Solution:
+                 scenario: str | None = None, engine: str | None = None) -> Solution:
     """Stage solve: the clearing price of each of the M scenarios (module docstring).
 
-    net_import m (M,), t: imports (m > 0) or exports (m < 0) of this market at any price."""
+    net_import m (M,), t: imports (m > 0) or exports (m < 0) of this market at any price.
+    engine: 'numba' (the compiled `critmin.market.kernel`, same prices to tol), 'numpy' (this
+    module's array solver) or None/'auto' (numba when installed; $CRITMIN_MARKET_ENGINE)."""
+    from critmin.market import kernel
     if not 0 < tol < 1:
         raise MarketError(f"tol must be in (0, 1) (got {tol!r})")
     M = cv.M
@@ -293,6 +296,8 @@ def solve_curves(cv: Curves, *, net_import=None, tol: float = 1e-9, max_iter: in
     floor = p0 * PRICE_FLOOR_REL
     inner = np.unique(cv.cost[(cv.cost > floor) & (cv.cost < pc)])
     B = np.concatenate([[floor], inner, [pc]])                    # breakpoints, USD/t
+    if kernel.engine(engine) == "numba":
+        return _solve_kernel(cv, m, B, tol=tol, max_iter=max_iter, scenario=scenario)
     lnB = np.log(B / p0)
     L = len(B)
 
@@ -306,10 +311,7 @@ def solve_curves(cv: Curves, *, net_import=None, tol: float = 1e-9, max_iter: in
     no_market = d_floor + np.maximum(-m, 0.0) <= 0
     bad = ~no_market & ~(f_floor > 0)
     if bad.any():
-        raise ClearError(cv.commodity, np.flatnonzero(bad),
-                         f"excess demand ≤ 0 even at the price floor {floor:g} USD/t "
-                         "(supply at ~zero cost exceeds inelastic demand): no clearing price",
-                         scenario=scenario)
+        raise _no_price(cv, np.flatnonzero(bad), floor, scenario)
     short = ~no_market & (f_top > 0)
     regular = ~no_market & ~short
 
@@ -365,9 +367,7 @@ def solve_curves(cv: Curves, *, net_import=None, tol: float = 1e-9, max_iter: in
                 f, df = np.where(done, f, f_new), np.where(done, df, df_new)
             done = done | small
         if not done.all():
-            raise ClearError(cv.commodity, np.flatnonzero(~done),
-                             f"price did not converge within max_iter={max_iter} iterations",
-                             scenario=scenario, tol=tol)
+            raise _no_convergence(cv, np.flatnonzero(~done), max_iter, scenario, tol)
 
     price = np.where(todo, p0 * np.exp(u), b)
     price = np.where(short, pc, price)
@@ -376,6 +376,29 @@ def solve_curves(cv: Curves, *, net_import=None, tol: float = 1e-9, max_iter: in
     a = np.where(short, pc, np.where(no_market, -np.inf, a))
     return Solution(price=price, kind=kind, a=a, b=np.where(step, b, np.nan),
                      theta=np.where(step, theta, 1.0), m=m)
+
+
+def _no_price(cv: Curves, rows, floor: float, scenario) -> ClearError:
+    return ClearError(cv.commodity, rows, f"excess demand ≤ 0 even at the price floor "
+                      f"{floor:g} USD/t (supply at ~zero cost exceeds inelastic demand): no "
+                      "clearing price", scenario=scenario)
+
+
+def _no_convergence(cv: Curves, rows, max_iter: int, scenario, tol) -> ClearError:
+    return ClearError(cv.commodity, rows, f"price did not converge within max_iter={max_iter} "
+                      "iterations", scenario=scenario, tol=tol)
+
+
+def _solve_kernel(cv: Curves, m, B, *, tol, max_iter, scenario) -> Solution:
+    """solve_curves by the compiled kernel (critmin.market.kernel), failures raised alike."""
+    from critmin.market import kernel
+    price, kind, a, b, theta, status = kernel.solve(cv, m, B, tol=tol, max_iter=max_iter)
+    if (status == kernel.NO_PRICE).any():
+        raise _no_price(cv, np.flatnonzero(status == kernel.NO_PRICE), float(B[0]), scenario)
+    if (status == kernel.NO_CONVERGENCE).any():
+        raise _no_convergence(cv, np.flatnonzero(status == kernel.NO_CONVERGENCE), max_iter,
+                              scenario, tol)
+    return Solution(price=price, kind=kind, a=a, b=b, theta=theta, m=m)
 
 
 # --- stage 3: read -------------------------------------------------------------------------
@@ -462,6 +485,32 @@ def _producer_surplus(p, cost, K, q0, eps, p0, cost_pow=None):
     return np.where(ok, iso + capped, 0.0)
 
 
+def _surplus_at_price(cv: Curves, p, x, qi, cost_pow) -> np.ndarray:
+    """`_producer_surplus` at the solved prices p (M,), from the isoelastic outputs already
+    computed there, qi = q0 x^ε (x = p/p0): fewer powers and logs than the general form.
+
+    Uncapped at p (qi < K): q0 p0 ((p/p0)^(ε+1) − (c/p0)^(ε+1))/(ε+1) = p0 (qi x − q0 (c/p0)^(ε+1))
+    /(ε+1). Capped: the cap binds from p_k = p0 (K/q0)^(1/ε) (0 for ε = 0), where
+    q0 (p_k/p0)^(ε+1) = K p_k/p0; the isoelastic part runs to p_k (0 if p_k ≤ c), then
+    K (p − max(c, p_k)). 0 where c > p; finite p only (the caller masks the rest)."""
+    capped = qi >= cv.K
+    rk = np.zeros(qi.shape)                                       # p_k / p0 where capped
+    m = capped & (cv.q0 > 0) & (cv.eps > 0)
+    if m.any():
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            np.divide(cv.K, cv.q0, out=rk, where=m)
+            np.log(rk, out=rk, where=m)
+            np.divide(rk, cv.eps, out=rk, where=m)
+            np.exp(rk, out=rk, where=m)
+    pk = cv.p0 * rk
+    top = np.where(capped, cv.K * rk, qi * x[:, None])            # q0 (kink/p0)^(ε+1)
+    iso = cv.p0 * (top - cv.q0 * cost_pow) / (cv.eps + 1.0)
+    iso = np.where(capped & (pk <= cv.cost), 0.0, iso)
+    pc = p[:, None]
+    flat = np.where(capped, cv.K * np.maximum(pc - np.maximum(cv.cost, pk), 0.0), 0.0)
+    return np.where(cv.cost <= pc, iso + flat, 0.0)
+
+
 def producer_surplus(cv: Curves, price) -> np.ndarray:
     """Producer surplus over cash cost, USD, per scenario and producer (M, N), on the (shocked)
     curves of `cv` at `price` (USD/t): (M,) one price per scenario, or (M, N) each producer's
@@ -485,15 +534,25 @@ def read_result(cv: Curves, sol: Solution) -> ClearResult:
     ok = np.isfinite(p)
     u = np.where(ok, np.log(np.where(ok, p, cv.p0) / cv.p0), 0.0)
     active = cv.cost[None, :] <= sol.a[:, None]
-    q = _supply_at(cv, u, active)[0]
+    qi = cv.eps * u[:, None]
+    np.exp(qi, out=qi)
+    qi *= cv.q0                                                   # q0 x^ε, uncapped
+    out = np.minimum(qi, cv.K)
     marginal = (sol.kind == 1)[:, None] & (cv.cost[None, :] == sol.b[:, None])
     if marginal.any():                                           # disjoint from active (b > a)
-        q = q + _supply_at(cv, u, marginal)[0] * sol.theta[:, None]
+        q = np.where(active, out, np.where(marginal, out * sol.theta[:, None], 0.0))
+    else:
+        q = np.where(active, out, 0.0)
     d = np.where(ok[:, None], _demand_at(cv, u), 0.0)
-    r = np.where(ok, _release_at(cv, np.exp(u))[0], 0.0)
+    x = np.exp(u)
+    r = np.where(ok, _release_at(cv, x)[0], 0.0)
     D = d.sum(axis=1)
     avail = q.sum(axis=1) + r + sol.m
     short = sol.kind == 2
+    over = short & (avail < 0)
+    if over.any():
+        raise ClearError(cv.commodity, np.flatnonzero(over), "net exports exceed the market's "
+                         "whole supply and stocks at the choke price (nothing left to consume)")
     with np.errstate(divide="ignore", invalid="ignore"):
         ration = np.where(short & (D > 0), avail / D, 1.0)
     cons = d * ration[:, None]
@@ -504,10 +563,12 @@ def read_result(cv: Curves, sol: Solution) -> ClearResult:
     with np.errstate(divide="ignore", invalid="ignore"):
         lms = np.where(ok & (tot > 0), (base * (cv.cost[None, :] > p[:, None])).sum(axis=1)
                        / tot, np.nan)
-    cost_pow = (cv.cost / cv.p0) ** (cv.eps + 1.0)               # shared by both surpluses
-    ps_new = _producer_surplus(p, cv.cost, cv.K, cv.q0, cv.eps, cv.p0, cost_pow)
-    ps_old = _producer_surplus(np.full(M, cv.p0), cv.cost, cv.K_base, cv.q0_base, cv.eps, cv.p0,
-                               cost_pow)
+    a = cv.eps + 1.0
+    cost_pow = (cv.cost / cv.p0) ** a                            # shared by both surpluses
+    ps_new = np.where(ok[:, None], _surplus_at_price(cv, p, x, qi, cost_pow), 0.0)
+    # the base curve at p0: q0 <= K (check_market), so its cap binds at p0 or above and the
+    # integral is the isoelastic part alone (_producer_surplus with kink = p0)
+    ps_old = np.where(cv.cost < cv.p0, cv.q0_base * cv.p0 * (1.0 - cost_pow) / a, 0.0)
     cs = -cv.d0 * cv.p0 * _int_xpow(np.zeros((M, 1)), u[:, None], cv.eta + 1.0)
     cs = np.where(ok[:, None], cs, 0.0)
     return ClearResult(
@@ -524,15 +585,29 @@ def read_result(cv: Curves, sol: Solution) -> ClearResult:
 def clear_world(market: Market, *, capacity_factor=None, demand_factor=None,
                 supply_elasticity=None, demand_elasticity=None, stocks_t=None,
                 tol: float = 1e-9, max_iter: int = 200,
-                scenario: str | None = None) -> ClearResult:
+                scenario: str | None = None, engine: str | None = None) -> ClearResult:
     """One world price per scenario: Σ_j d_j(p) = Σ_i q_i(p) + R(p) (module docstring).
 
     Shocks as in `build_curves`; M = their common number of scenario rows (1 if none). tol is
-    the tolerance in ln p (relative price); `scenario` only names the run in errors."""
+    the tolerance in ln p (relative price); `scenario` only names the run in errors; engine as
+    in `solve_curves`."""
     cv = build_curves(market, capacity_factor=capacity_factor, demand_factor=demand_factor,
                       supply_elasticity=supply_elasticity, demand_elasticity=demand_elasticity,
                       stocks_t=stocks_t)
-    return _clear_blocks(cv, tol=tol, max_iter=max_iter, scenario=scenario)
+    return _clear_blocks(cv, tol=tol, max_iter=max_iter, scenario=scenario, engine=engine)
+
+
+def world_prices(market: Market, *, capacity_factor=None, demand_factor=None,
+                 supply_elasticity=None, demand_elasticity=None, stocks_t=None,
+                 tol: float = 1e-9, max_iter: int = 200, scenario: str | None = None,
+                 engine: str | None = None) -> Solution:
+    """`clear_world` without the read stage: where each scenario clears (Solution: price in
+    USD/t, kind, marginal step), for runs that need prices only."""
+    cv = build_curves(market, capacity_factor=capacity_factor, demand_factor=demand_factor,
+                      supply_elasticity=supply_elasticity, demand_elasticity=demand_elasticity,
+                      stocks_t=stocks_t)
+    return _clear_blocks(cv, tol=tol, max_iter=max_iter, scenario=scenario, read=False,
+                         engine=engine)
 
 
 BLOCK = 4096
@@ -541,22 +616,27 @@ than one pass over all M."""
 
 
 def _clear_blocks(cv: Curves, *, net_import=None, tol, max_iter, scenario,
-                  read: bool = True) -> ClearResult | Solution:
+                  read: bool = True, engine: str | None = None) -> ClearResult | Solution:
     """solve_curves + read_result over blocks of BLOCK scenarios, concatenated (read=False:
-    the concatenated Solution only)."""
+    the concatenated Solution only). Blocks run on `threads.pool()` when there are several:
+    the kernel and NumPy's array loops release the GIL."""
+    from critmin.market.threads import map_ordered
     M = cv.M
     m = None if net_import is None else np.broadcast_to(np.asarray(net_import, float), (M,))
-    parts, failed = [], []
-    for start in range(0, M, BLOCK):
+
+    def one(start):
         sl = slice(start, min(start + BLOCK, M))
         b = cv.rows(sl)
         try:
             sol = solve_curves(b, net_import=None if m is None else m[sl], tol=tol,
-                               max_iter=max_iter, scenario=scenario)
+                               max_iter=max_iter, scenario=scenario, engine=engine)
         except ClearError as e:                   # finish the run, then name every failed row
-            failed.append((e, np.asarray(e.rows) + start))
-            continue
-        parts.append(read_result(b, sol) if read else sol)
+            return None, (e, np.asarray(e.rows) + start)
+        return (read_result(b, sol) if read else sol), None
+
+    done = map_ordered(one, range(0, M, BLOCK))
+    parts = [p for p, f in done if f is None]
+    failed = [f for _, f in done if f is not None]
     if failed:
         e = failed[0][0]
         rows = np.concatenate([r for f, r in failed if f.problem == e.problem])
