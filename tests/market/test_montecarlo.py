@@ -88,3 +88,23 @@ def test_summary_quantiles():
     s = montecarlo.summary(t)
     assert list(s.columns) == ["P5", "P50", "P95", "mean"]
     assert (s.loc["x", "P5"], s.loc["x", "P50"], s.loc["x", "P95"]) == (5.0, 50.0, 95.0)
+
+
+def test_supply_by_producer_adds_up_and_names_the_cut(nickel):
+    """One line per named producer and per cost-curve band; with one draw each line is that
+    draw's output, so the lines add up to the ClearResults' totals exactly (1e-9, rounding of
+    the sums); the Nornickel cut shows on Russia's line alone as a fall, the bands rise."""
+    m, _ = nickel
+    shocked, _ = apply_scenario(m, load_scenario(REPO_SCEN /
+                                                 "nornickel_nickel_guidance_2025.yaml"))
+    c = montecarlo.clear_pair(m, shocked, 1, 2)
+    t = montecarlo.supply_by_producer(c).set_index("producer")
+    bands = set(m.producers["band"].dropna()) - set(m.producers.loc[m.producers["named"],
+                                                                    "band"])
+    assert {f"{b} band" for b in bands} <= set(t.index)
+    assert t["base_P50_t"].sum() == pytest.approx(c.base.output.sum(), rel=1e-9)
+    assert t["shocked_P50_t"].sum() == pytest.approx(c.shocked.output.sum(), rel=1e-9)
+    rus = t.loc["RUS (sulphide)"]
+    assert rus["change_P50_t"] < -5_000                       # the 196-204 kt guidance cut
+    assert (t.drop(index="RUS (sulphide)")["change_P50_t"] >= 0).all()
+    assert (t["c1_min_usd_per_t"] <= t["c1_max_usd_per_t"]).all()

@@ -8,6 +8,7 @@ seed gives identical draws and results.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,8 @@ import pandas as pd
 from critmin.market.clear import build_curves, clear_world, producer_surplus
 from critmin.market.model import Market, MarketError
 
-__all__ = ["ELASTICITIES_FILE", "draw_elasticities", "elasticity_priors", "loss_making_at", "run",
-           "summary"]
+__all__ = ["ELASTICITIES_FILE", "Cleared", "clear_pair", "draw_elasticities", "draws_table",
+           "elasticity_priors", "loss_making_at", "run", "summary", "supply_by_producer"]
 
 ELASTICITIES_FILE = Path(__file__).resolve().parent / "elasticities.csv"
 QUANTILES = {"P5": 0.05, "P50": 0.50, "P95": 0.95}
@@ -120,6 +121,35 @@ def _clear(market: Market, el: pd.DataFrame):
     return res, producer_surplus(cv, res.price).sum(axis=1)
 
 
+@dataclass(frozen=True)
+class Cleared:
+    """The base and the shocked market cleared over the same elasticity draws `el` (M rows):
+    ClearResults `base` and `shocked`, and total producer surplus over cash cost per draw
+    (USD) of each."""
+
+    market: Market
+    shocked_market: Market
+    el: pd.DataFrame
+    base: object
+    shocked: object
+    base_ps: np.ndarray
+    shocked_ps: np.ndarray
+
+
+def clear_pair(market: Market, shocks=None, draws: int = 1000, seed=None) -> Cleared:
+    """Draw the elasticities and clear the base and the shocked market with them (common
+    random numbers). shocks: as in `run`."""
+    from critmin.market.scenario import Scenario, apply_scenario
+    if isinstance(shocks, Scenario):
+        shocks, _ = apply_scenario(market, shocks)
+    shocked = market if shocks is None else shocks
+    if not isinstance(shocked, Market):
+        raise MarketError(f"shocks must be a Market, a Scenario or None, not {type(shocks)}")
+    el = draw_elasticities(market.commodity, draws, seed)
+    (rb, ps_b), (rs, ps_s) = _clear(market, el), _clear(shocked, el)
+    return Cleared(market, shocked, el, rb, rs, ps_b, ps_s)
+
+
 def run(market: Market, shocks=None, draws: int = 1000, seed=None, *,
         country_output=None) -> pd.DataFrame:
     """Per draw: the drawn elasticities; base_price and price (USD/t, clearing the base and the
@@ -133,16 +163,14 @@ def run(market: Market, shocks=None, draws: int = 1000, seed=None, *,
 
     shocks: the shocked Market (from `apply_scenario`), a Scenario (applied here), or None
     (the base market only)."""
-    from critmin.market.scenario import Scenario, apply_scenario
-    if isinstance(shocks, Scenario):
-        shocks, _ = apply_scenario(market, shocks)
-    shocked = market if shocks is None else shocks
-    if not isinstance(shocked, Market):
-        raise MarketError(f"shocks must be a Market, a Scenario or None, not {type(shocks)}")
-    el = draw_elasticities(market.commodity, draws, seed)
-    (rb, ps_b), (rs, ps_s) = _clear(market, el), _clear(shocked, el)
-    out = el.copy()
-    out.insert(0, "draw", np.arange(draws))
+    return draws_table(clear_pair(market, shocks, draws, seed), country_output=country_output)
+
+
+def draws_table(c: Cleared, *, country_output=None) -> pd.DataFrame:
+    """`run`'s table from a `clear_pair` result."""
+    market, shocked, rb, rs = c.market, c.shocked_market, c.base, c.shocked
+    out = c.el.copy()
+    out.insert(0, "draw", np.arange(len(c.el)))
     out["base_price"] = rb.price
     out["price"] = rs.price
     out["price_change_share"] = rs.price / rb.price - 1
@@ -158,10 +186,55 @@ def run(market: Market, shocks=None, draws: int = 1000, seed=None, *,
     # shocked curves at the shocked price less base curves at the base price (rows may differ:
     # cuts rescale them, stock releases and new supply add some); CS is the price effect on
     # each market's own demand curve (ClearResult: −∫ d dp from p0)
-    out["producer_surplus_change_usd"] = ps_s - ps_b
+    out["producer_surplus_change_usd"] = c.shocked_ps - c.base_ps
     out["consumer_surplus_change_usd"] = (rs.consumer_surplus_change.sum(axis=1)
                                           - rb.consumer_surplus_change.sum(axis=1))
     return out
+
+
+def _producer_key(P: pd.DataFrame) -> pd.Series:
+    """The label output is reported under: the producer for named rows and rows outside the
+    cost curve, '<band> band' for the steps of a cost-curve band (one line per technology)."""
+    name = P["producer"].astype(str)
+    if "band" not in P:
+        return name
+    named = P["named"].fillna(False).astype(bool) if "named" in P else False
+    band = P["band"]
+    return name.where(named | band.isna(), band.astype(str) + " band")
+
+
+def supply_by_producer(c: Cleared) -> pd.DataFrame:
+    """Output per producer, t in the period: base P50 and shocked P5/P50/P95 over the draws,
+    the P50 of the per-draw change, and the C1 range (USD/t). The steps of a cost-curve band
+    add up to one line per band and country (`_producer_key`), draw by draw; a producer only in
+    the shocked market (a stock release, new supply) has base 0. Largest base output first."""
+    def per_producer(m: Market, out: np.ndarray):
+        P = m.producers
+        key = pd.MultiIndex.from_arrays([_producer_key(P), P["country"].astype(str)],
+                                        names=["producer", "country"])
+        codes, uniq = pd.factorize(key)
+        agg = out @ (codes[:, None] == np.arange(len(uniq))[None, :]).astype(float)
+        c1 = (pd.to_numeric(P["c1_usd_per_t"], errors="coerce") if "c1_usd_per_t" in P
+              else pd.Series(np.nan, index=P.index)).fillna(P["cost_usd_per_t"])
+        g = pd.Series(c1.to_numpy(float)).groupby(codes)
+        idx = pd.MultiIndex.from_tuples(list(uniq), names=["producer", "country"])
+        return pd.DataFrame({"c1_min_usd_per_t": g.min().to_numpy(),
+                             "c1_max_usd_per_t": g.max().to_numpy()}, index=idx), agg
+    bt, ba = per_producer(c.market, c.base.output)
+    st, sa = per_producer(c.shocked_market, c.shocked.output)
+    keys = bt.index.union(st.index, sort=False)
+    M = ba.shape[0]
+    base, shocked = np.zeros((M, len(keys))), np.zeros((M, len(keys)))
+    base[:, keys.get_indexer(bt.index)] = ba
+    shocked[:, keys.get_indexer(st.index)] = sa
+    q = np.quantile(shocked, [0.05, 0.5, 0.95], axis=0)
+    t = pd.DataFrame(index=keys).reset_index()
+    for col in ("c1_min_usd_per_t", "c1_max_usd_per_t"):
+        t[col] = bt[col].reindex(keys).fillna(st[col].reindex(keys)).to_numpy()
+    t["base_P50_t"] = np.median(base, axis=0)
+    t["shocked_P5_t"], t["shocked_P50_t"], t["shocked_P95_t"] = q
+    t["change_P50_t"] = np.median(shocked - base, axis=0)
+    return t.sort_values("base_P50_t", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def summary(table: pd.DataFrame, columns=None) -> pd.DataFrame:

@@ -58,7 +58,8 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
     base = build.world_market(inp["production"], curve, inp["price_usd_per_t"],
                               named_producers=named, commodity=scen.commodity)
     shocked, applied = apply_scenario(base, scen)
-    t = montecarlo.run(base, shocked, draws, seed, country_output=inp["production"])
+    cleared = montecarlo.clear_pair(base, shocked, draws, seed)
+    t = montecarlo.draws_table(cleared, country_output=inp["production"])
     s = montecarlo.summary(t)
     rows = [("price_usd_per_t", "base_price", "price"),
             ("loss_making_share", "base_loss_making_share", "loss_making_share"),
@@ -95,6 +96,10 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
         "applied": "; ".join(applied.log) or "no static shock",
         "surplus": SURPLUS_NOTE,
     }
+    meta["supply_by_producer"] = _records(montecarlo.supply_by_producer(cleared).head(20))
+    meta["supply_note"] = ("output per producer row of the world market (countries, named "
+                           "producers, cost-curve bands), t in the period, P5/P50/P95 over the "
+                           "draws; the 20 largest by base output")
     meta.update(_consumption_by_country(con, scen.commodity, year, t))
     if applied.price_level is not None:
         p = applied.price_level.price_usd_per_t
@@ -214,6 +219,11 @@ BILATERAL_FIELDS = ("export_bans", "purchase_bans", "export_quotas", "export_tax
 def is_bilateral(scen) -> bool:
     """True when the scenario has a measure the world market cannot hold (BILATERAL_FIELDS)."""
     return any(getattr(scen, f) for f in BILATERAL_FIELDS)
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    return [{k: (float(v) if isinstance(v, (np.floating, float)) else v) for k, v in r.items()}
+            for r in table.to_dict("records")]
 
 
 def _q(a) -> dict:
