@@ -159,3 +159,22 @@ def test_purchase_ban_runs_with_re_routing(client):
     bands = {b["metric"]: b for b in out["bands"]}
     assert bands["price_usd_per_t:sanctioned"]["shocked_P50"] < bands[
         "price_usd_per_t:rest"]["shocked_P50"]
+
+
+def test_multi_period_scenario_charts_its_price_path(client):
+    """nickel_loss_making_2025.yaml (8 quarters, closures): the page draws the dynamic price
+    path, and the chart's median line is meta.price_path's P50, period by period."""
+    import json
+    text = (EXAMPLE.parent / "nickel_loss_making_2025.yaml").read_text(encoding="utf-8")
+    r = client.post("/api/scenario", data={"yaml_text": text, "draws": "60", "seed": "3"})
+    assert r.status_code == 200, r.text
+    path = r.json()["meta"]["price_path"]
+    assert len(path) == 8
+    page = client.post("/scenario", data={"yaml_text": text, "draws": "60", "seed": "3"})
+    assert figure_traces(page.text, "path") == 3
+    fig = json.loads(re.search(r'<script type="application/json" id="fig-path">(.*?)</script>',
+                               page.text, re.S).group(1))
+    assert fig["data"][0]["y"] == [p["P50"] for p in path]
+    single = client.post("/scenario", data={"yaml_text": EXAMPLE.read_text(encoding="utf-8"),
+                                            **RUN})
+    assert 'id="fig-path"' not in single.text           # one period: no path chart

@@ -163,6 +163,17 @@ def run_scenario(con, text: str, *, filename: str | None = None, draws: int | No
         title="Base output by producer country (WLD = rest of the world's cost curve)",
         x_title="country (ISO3)", y_title="output (t/yr)",
         source=f"{meta['production']}; scenario's static shocks")
+    charts_ = {"price": chart_price, "supply": chart_supply}
+    if meta.get("price_path"):
+        path = pd.DataFrame(meta["price_path"])
+        charts_["path"] = charts.figure(
+            [charts.line(path["period"], path["P50"], "median", 0),
+             charts.line(path["period"], path["P5"], "5th percentile", 1, dash="dot"),
+             charts.line(path["period"], path["P95"], "95th percentile", 2, dash="dot")],
+            title=f"Price path over {len(path)} {scen.period}s (dynamic mode)",
+            x_title=f"{scen.period}", y_title="price (USD/t)",
+            source=f"critmin.market.dynamic, {mcs}; closures in merit order when the scenario "
+                   "sets them")
     rerouted = meta.get("rerouted_flows")
     note = ("Bilateral measures ran on the base year's BACI traded market with the bloc solver: "
             "the sanctioned origins' flows re-allocated over the buyers still open to them "
@@ -186,7 +197,7 @@ def run_scenario(con, text: str, *, filename: str | None = None, draws: int | No
         "meta": {k: (num(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
                  for k, v in meta.items()},
         "applied_log": list(applied.log),
-        "charts": {"price": chart_price, "supply": chart_supply},
+        "charts": charts_,
     }
 
 
