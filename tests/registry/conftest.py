@@ -80,8 +80,11 @@ def shipments(n: int = 100):
 
 
 def certificates(n: int, n_shipments: int = 100):
-    """n certificate results: Cu (%) and Au (g/t) on `n_shipments` shipments."""
-    return [{"shipment_id": f"S{i % n_shipments:05d}", "laboratory_id": "LAB1",
+    """n certificate results of LAB1, Cu (%) and Au (g/t) of one shipment after another
+    (rows 2k and 2k + 1 are shipment k's), on the first `n_shipments` shipments: each an
+    original of its own result, so n is at most 2 * n_shipments."""
+    assert n <= 2 * n_shipments, "one original per shipment, laboratory and element"
+    return [{"shipment_id": f"S{i // 2:05d}", "laboratory_id": "LAB1",
              "certificate_id": f"C{i // 2:05d}", "element": "Cu" if i % 2 == 0 else "Au",
              "value": 20.0 + (i % 97) / 10 if i % 2 == 0 else 1.0 + (i % 89) / 100,
              "unit": "%" if i % 2 == 0 else "g/t", "method": "ISO 10258",

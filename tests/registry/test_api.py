@@ -77,9 +77,9 @@ def _shipment(sid, exporter="EXP1"):
             "moisture_pct": 10.0, "dry_t": 9.0, "destination": "CHN", "date": "2024-03-01"}
 
 
-def _cert(sid, lab="LAB1", value=23.0):
-    return {"shipment_id": sid, "laboratory_id": lab, "element": "Cu", "value": value,
-            "unit": "%"}
+def _cert(sid, lab="LAB1", value=23.0, element="Cu", unit="%"):
+    return {"shipment_id": sid, "laboratory_id": lab, "element": element, "value": value,
+            "unit": unit}
 
 
 def _ctrl(sid, lab="STATE"):
@@ -122,7 +122,7 @@ MATRIX = [
      {"shipment_id": "S00000", "laboratory_id": "LAB1", "role": "umpire"},
      {"inspector": 201}),
     ("file certificate for assigned shipment", "POST", "/certificates",
-     {"rows": [_cert("S00001", value=23.5)]}, {"laboratory": 201}),
+     {"rows": [_cert("S00001", value=1.5, element="Au", unit="g/t")]}, {"laboratory": 201}),
     ("file certificate for unassigned shipment", "POST", "/certificates",
      {"rows": [_cert("S00002")]}, {}),
     ("file certificate in another lab's name", "POST", "/certificates",
@@ -229,12 +229,22 @@ def test_expired_token_is_refused(world):
     assert res.status_code == 401 and "expired" in res.json()["error"]["message"]
 
 
+def _bulk_shipments(factory, n: int) -> list[str]:
+    """n more shipments of EXP1 (B00000, ...), LAB1 assigned to each as exporter's lab."""
+    ids = [f"B{i:05d}" for i in range(n)]
+    with factory.begin() as s:
+        ev.declare_shipments(s, "setup", [_shipment(sid) for sid in ids])
+        ev.assign_laboratories(s, "setup", [{"shipment_id": sid, "laboratory_id": "LAB1",
+                                             "role": "exporter"} for sid in ids])
+    return ids
+
+
 def test_bulk_csv_all_or_nothing_names_the_row(world):
     client, tokens, factory = world
+    ships = _bulk_shipments(factory, 1000)
     lines = ["shipment_id,laboratory_id,element,value,unit,method"]
-    for i in range(2000):
-        sid = f"S{(2 * i + 1) % 100:05d}"
-        lines.append(f"{sid},LAB1,{'Cu' if i % 2 else 'Au'},{20 + i % 7},"
+    for i in range(2000):       # Au and Cu of one shipment after another: 2,000 originals
+        lines.append(f"{ships[i // 2]},LAB1,{'Cu' if i % 2 else 'Au'},{20 + i % 7},"
                      f"{'%' if i % 2 else 'g/t'},ICP")
     good = "\n".join(lines) + "\n"
     bad_lines = list(lines)
@@ -257,6 +267,129 @@ def test_bulk_csv_all_or_nothing_names_the_row(world):
     other = client.post(api.PREFIX + "/certificates/csv", content=good.replace("ICP", "XRF"),
                         headers={**headers, "Idempotency-Key": "batch-1"})
     assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict"
+
+
+# ---------------------------------------------------------------------------------------------
+# one original per shipment, laboratory and element
+
+
+def _csv(rows: list[dict]) -> str:
+    cols = ["shipment_id", "laboratory_id", "element", "value", "unit"]
+    return "\n".join([",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in rows]) + "\n"
+
+
+def _post_csv(client, token, rows):
+    return client.post(api.PREFIX + "/certificates/csv", content=_csv(rows),
+                       headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"})
+
+
+def _cert_id(factory, sid, element="Cu"):
+    with factory() as s:
+        return s.scalar(select(m.Certificate.id).where(
+            m.Certificate.shipment_id == sid, m.Certificate.element == element,
+            m.Certificate.supersedes_id.is_(None)))
+
+
+@pytest.mark.parametrize("body", ["json", "csv"])
+def test_a_second_original_is_409_naming_the_row_and_files_nothing(world, body):
+    """S00001 already has LAB1's Cu original: a batch that files it again (data row 3) is
+    refused whole with 409, naming shipment, laboratory, element, the row and the version to
+    correct; the new rows of the batch (Au) are not written either."""
+    client, tokens, factory = world
+    rows = [_cert("S00003", value=1.2, element="Au", unit="g/t"),
+            _cert("S00005", value=1.3, element="Au", unit="g/t"),
+            _cert("S00001", value=24.9)]
+    before = _state(factory)
+    res = (_call(client, tokens["laboratory"], "POST", "/certificates", {"rows": rows})
+           if body == "json" else _post_csv(client, tokens["laboratory"], rows))
+    assert res.status_code == 409, res.text
+    err = res.json()["error"]
+    assert (err["status"], err["code"]) == (409, "duplicate_original")
+    assert [(e["row"], e["field"]) for e in err["errors"]] == [(3, "element")]
+    cid = _cert_id(factory, "S00001")
+    for text in (err["message"], err["errors"][0]["problem"]):
+        assert "shipment 'S00001', laboratory 'LAB1', element 'Cu'" in text
+        assert f"correction of id {cid} with expected_version 1" in text
+    assert "row 3" in err["message"]
+    assert _state(factory) == before
+
+
+@pytest.mark.parametrize("body", ["json", "csv"])
+def test_a_result_repeated_within_one_batch_is_409_and_files_nothing(world, body):
+    client, tokens, factory = world
+    rows = [_cert("S00003", value=1.2, element="Au", unit="g/t"),
+            _cert("S00005", value=1.3, element="Au", unit="g/t"),
+            _cert("S00007", value=1.4, element="Au", unit="g/t"),
+            _cert("S00005", value=1.5, element="Au", unit="g/t")]
+    before = _state(factory)
+    res = (_call(client, tokens["laboratory"], "POST", "/certificates", {"rows": rows})
+           if body == "json" else _post_csv(client, tokens["laboratory"], rows))
+    assert res.status_code == 409, res.text
+    err = res.json()["error"]
+    assert err["code"] == "duplicate_original"
+    assert [(e["row"], e["field"]) for e in err["errors"]] == [(4, "element")]
+    assert "shipment 'S00005', laboratory 'LAB1', element 'Au' repeats row 2" in \
+        err["errors"][0]["problem"]
+    assert _state(factory) == before
+    # without the repeated row the batch files
+    ok = _call(client, tokens["laboratory"], "POST", "/certificates", {"rows": rows[:3]})
+    assert ok.status_code == 201 and ok.json()["data"]["count"] == 3
+
+
+def test_a_duplicate_among_invalid_rows_is_422_naming_every_row(world):
+    client, tokens, factory = world
+    rows = [_cert("S00003", value=-1.0, element="Au", unit="g/t"), _cert("S00001")]
+    before = _state(factory)
+    res = _call(client, tokens["laboratory"], "POST", "/certificates", {"rows": rows})
+    assert res.status_code == 422
+    assert [(e["row"], e["field"]) for e in res.json()["error"]["errors"]] == \
+        [(1, "value"), (2, "element")]
+    assert _state(factory) == before
+
+
+def test_a_correction_of_the_filed_result_still_works(world):
+    """Refused as a second original, the change goes through as a correction (version 2);
+    after it, a second original is still refused and the error names version 2."""
+    client, tokens, factory = world
+    lab = tokens["laboratory"]
+    assert _call(client, lab, "POST", "/certificates",
+                 {"rows": [_cert("S00001", value=24.9)]}).status_code == 409
+    cid = _cert_id(factory, "S00001")
+    fixed = _call(client, lab, "POST", f"/certificates/{cid}/corrections",
+                  {"expected_version": 1, "reason": "re-assayed", "changes": {"value": 24.9}})
+    assert fixed.status_code == 201
+    nid = fixed.json()["data"]["ids"][0]
+    hist = _call(client, lab, "GET", f"/certificates/{cid}").json()["data"]
+    assert [(h["version"], h["value"]) for h in hist] == [(1, pytest.approx(24.2)), (2, 24.9)]
+    again = _call(client, lab, "POST", "/certificates", {"rows": [_cert("S00001", value=25.0)]})
+    assert again.status_code == 409
+    assert f"correction of id {nid} with expected_version 2" in again.json()["error"]["message"]
+    # the registry's own analyses see one declared Cu result on S00001: the corrected one
+    settled = _call(client, tokens["inspector"], "GET", "/shipments/S00001/settlement")
+    assert settled.status_code == 200
+    assert settled.json()["data"][0]["seller"] == pytest.approx(24.9)
+    bias = _call(client, tokens["inspector"], "GET", "/analysis/bias")
+    assert bias.status_code == 200, bias.text
+
+
+def test_control_and_umpire_assays_take_one_original_per_lab_and_element(world):
+    """STATE's Cu control on S00001 exists: another one is 409 even from another sample
+    (control_id / sample_id are not part of the key); another laboratory's is accepted. An
+    umpire batch repeating a result is 409 too."""
+    client, tokens, factory = world
+    insp = tokens["inspector"]
+    before = _state(factory)
+    again = _call(client, insp, "POST", "/control-assays",
+                  {"rows": [_ctrl("S00001") | {"sample_id": "S00001-B", "control_id": "K2"}]})
+    assert again.status_code == 409
+    assert "shipment 'S00001', laboratory 'STATE', element 'Cu'" in \
+        again.json()["error"]["errors"][0]["problem"]
+    twice = _call(client, insp, "POST", "/umpire-assays",
+                  {"rows": [_ctrl("S00001", "UMP"), _ctrl("S00001", "UMP") | {"value": 25.1}]})
+    assert twice.status_code == 409 and twice.json()["error"]["errors"][0]["row"] == 2
+    assert _state(factory) == before
+    other = _call(client, insp, "POST", "/control-assays", {"rows": [_ctrl("S00001", "LAB2")]})
+    assert other.status_code == 201
 
 
 def test_json_validation_errors_name_row_and_field(world):
@@ -293,6 +426,26 @@ def test_correction_conflicts_and_history(world):
     # another laboratory cannot even see it
     assert _call(client, tokens["state-lab"], "POST", f"/certificates/{cid}/corrections",
                  body).status_code == 404
+
+
+def test_a_correction_cannot_move_a_result_out_of_the_laboratorys_scope(world):
+    """LAB1's own Cu result on S00001: a correction that renames the laboratory (to LAB2) or
+    moves it to an even shipment (EXP2's, not assigned to LAB1) is 403 naming the field, and
+    writes nothing; the same correction of the value alone goes through."""
+    client, tokens, factory = world
+    lab = tokens["laboratory"]
+    cid = _cert_id(factory, "S00001")
+    before = _state(factory)
+    for changes, field in (({"laboratory_id": "LAB2"}, "laboratory_id"),
+                           ({"shipment_id": "S00002"}, "shipment_id")):
+        res = _call(client, lab, "POST", f"/certificates/{cid}/corrections",
+                    {"expected_version": 1, "reason": "moved", "changes": changes})
+        assert res.status_code == 403, res.text
+        assert f"field {field!r}" in res.json()["error"]["message"]
+        assert _state(factory) == before
+    ok = _call(client, lab, "POST", f"/certificates/{cid}/corrections",
+               {"expected_version": 1, "reason": "re-read", "changes": {"value": 24.3}})
+    assert ok.status_code == 201
 
 
 def test_body_limit(world):

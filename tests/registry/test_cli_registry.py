@@ -20,7 +20,7 @@ def test_init_then_verify_then_tamper(registry_url, make):
     assert res.exit_code == 1 and "registry init" in res.output
     res = run("registry", "init", "--database-url", registry_url)
     assert res.exit_code == 0, res.output
-    assert "revision 0003" in res.output
+    assert "revision 0004" in res.output
     res = run("registry", "verify", "--database-url", registry_url)
     assert res.exit_code == 0, res.output
     assert "registry intact: 0 audit entries" in res.output
@@ -31,10 +31,10 @@ def test_init_then_verify_then_tamper(registry_url, make):
     with factory.begin() as s:
         register_exporters(s, "admin", make.exporters())
         register_laboratories(s, "admin", make.laboratories())
-        declare_shipments(s, "admin", make.shipments(10))
-        ids = file_certificates(s, "lab1", make.certificates(30, 10)).keys
+        declare_shipments(s, "admin", make.shipments(15))
+        ids = file_certificates(s, "lab1", make.certificates(30, 15)).keys
     res = run("registry", "verify", "--database-url", registry_url)
-    assert res.exit_code == 0 and "45 rows" in res.output, res.output
+    assert res.exit_code == 0 and "50 rows" in res.output, res.output
     with factory.begin() as s:
         s.execute(text("UPDATE certificates SET unit = 'ppm' WHERE id = :id"), {"id": ids[4]})
     engine.dispose()

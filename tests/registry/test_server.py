@@ -31,6 +31,11 @@ from critmin.registry.verify import verify_chain
 
 N_CLIENTS = 20
 SHIPMENTS_PER_CLIENT = 5
+# every certificate row is an original of its own result (one per shipment, laboratory and
+# element): each client files into a pool of its shipments x these elements, and stops when
+# the pool is used up (about 1,000 submissions, more than a 60 s run makes)
+POOL_SHIPMENTS = 400
+ELEMENTS = (("Cu", "%"), ("Zn", "%"), ("Pb", "%"), ("Au", "g/t"), ("Ag", "g/t"))
 
 # the server process: the registry app on an already-migrated database, nothing else
 SERVE = """
@@ -84,23 +89,44 @@ def _lab(i: int) -> str:
     return f"CL{i:02d}"
 
 
+def _pool(i: int) -> list[str]:
+    """Client `i`'s shipments, all assigned to its laboratory."""
+    return [f"S{i * POOL_SHIPMENTS + k:05d}" for k in range(POOL_SHIPMENTS)]
+
+
 def _own_shipments(i: int) -> list[str]:
-    return [f"S{i * SHIPMENTS_PER_CLIENT + k:05d}" for k in range(SHIPMENTS_PER_CLIENT)]
+    return _pool(i)[:SHIPMENTS_PER_CLIENT]
+
+
+def _rows_before(n: int) -> int:
+    """Rows in client submissions 1 .. n - 1 (submission m has 1 + m % 3)."""
+    return sum(1 + m % 3 for m in range(1, n))
+
+
+def _pool_lasts(n: int) -> bool:
+    return _rows_before(n + 1) <= POOL_SHIPMENTS * len(ELEMENTS)
 
 
 def _cert_rows(i: int, n: int) -> list[dict]:
-    """1 to 3 certificate rows of client `i`'s `n`-th submission, each with its own id."""
-    sids = _own_shipments(i)
-    return [{"shipment_id": sids[(n + j) % len(sids)], "laboratory_id": _lab(i),
-             "certificate_id": f"C{i:02d}-{n}-{j}", "element": "Cu",
-             "value": round(20 + (n * 7 + j) % 50 / 10, 2), "unit": "%",
-             "date": "2024-02-01"} for j in range(1 + n % 3)]
+    """1 to 3 certificate rows of client `i`'s `n`-th submission, each with its own id and
+    each the original of a result (shipment, element) no other submission files."""
+    sids, k0 = _pool(i), _rows_before(n)
+    rows = []
+    for j in range(1 + n % 3):
+        ship, el = divmod(k0 + j, len(ELEMENTS))
+        element, unit = ELEMENTS[el]
+        rows.append({"shipment_id": sids[ship], "laboratory_id": _lab(i),
+                     "certificate_id": f"C{i:02d}-{n}-{j}", "element": element,
+                     "value": round(20 + (n * 7 + j) % 50 / 10, 2), "unit": unit,
+                     "date": "2024-02-01"})
+    return rows
 
 
 @pytest.fixture()
 def lab_clients(registry_url, make):
-    """A migrated registry with N_CLIENTS laboratories, each assigned 5 shipments and with
-    one laboratory user holding an API token; returns (url, tokens, session factory)."""
+    """A migrated registry with N_CLIENTS laboratories, each assigned POOL_SHIPMENTS shipments
+    and with one laboratory user holding an API token; returns (url, tokens, session
+    factory)."""
     engine = init_db(registry_url)
     factory = session_factory(engine)
     tokens = []
@@ -108,10 +134,11 @@ def lab_clients(registry_url, make):
         ev.register_exporters(s, "setup", make.exporters())
         ev.register_laboratories(s, "setup", [{"laboratory_id": _lab(i)}
                                               for i in range(N_CLIENTS)])
-        ev.declare_shipments(s, "setup", make.shipments(N_CLIENTS * SHIPMENTS_PER_CLIENT))
+        ev.declare_shipments(s, "setup", make.shipments(N_CLIENTS * POOL_SHIPMENTS))
+        ev.assign_laboratories(s, "setup", [
+            {"shipment_id": sid, "laboratory_id": _lab(i), "role": "exporter"}
+            for i in range(N_CLIENTS) for sid in _pool(i)])
         for i in range(N_CLIENTS):
-            for sid in _own_shipments(i):
-                ev.assign_laboratory(s, "setup", sid, _lab(i), "exporter")
             auth.add_user(s, "setup", f"lab{i:02d}", "laboratory", party_id=_lab(i))
             tokens.append(auth.issue_token(s, "setup", f"lab{i:02d}"))
     yield registry_url, tokens, factory
@@ -144,7 +171,7 @@ class _Client:
         with httpx.Client(base_url=self.base, timeout=120,
                           headers={"Authorization": f"Bearer {self.token}"}) as c:
             n = 0
-            while time.monotonic() < deadline and not self.problems:
+            while time.monotonic() < deadline and not self.problems and _pool_lasts(n + 1):
                 n += 1
                 rows = _cert_rows(self.i, n)
                 if n % 8 == 4:      # a retry: the same key sent again after the answer
@@ -236,7 +263,8 @@ from sqlalchemy import event
 from critmin.registry.db import make_engine, session_factory
 from critmin.registry.evidence import file_certificates
 url, n, n_ship = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rows = [{"shipment_id": f"S{i % n_ship:05d}", "laboratory_id": "LAB1",
+# laboratory K<j> files Cu on every shipment: each row the original of its own result
+rows = [{"shipment_id": f"S{i % n_ship:05d}", "laboratory_id": f"K{i // n_ship:04d}",
          "certificate_id": f"K{i}", "element": "Cu", "value": 20 + i % 97 / 10, "unit": "%",
          "date": dt.date(2024, 2, 1)} for i in range(n)]
 engine = make_engine(url)
@@ -263,6 +291,9 @@ def test_sigkill_mid_upload_leaves_none_or_all(seeded, registry_url, delay):
     of the rows or all of them, and the audit chain verifies."""
     engine, factory = seeded
     n = int(os.environ.get("CRITMIN_KILL_ROWS", "100000"))
+    with factory.begin() as s:      # the upload's laboratories, one per 100 rows
+        ev.register_laboratories(s, "setup", [{"laboratory_id": f"K{j:04d}"}
+                                              for j in range(-(-n // 100))])
     with factory() as s:
         before = s.scalar(select(func.count()).select_from(m.Certificate))
         audit_before = s.scalar(select(func.count()).select_from(m.AuditEntry))

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from critmin.registry import (AppendOnlyError, ConcurrencyError, IdempotencyConflictError,
-                              RegistryValidationError, correct_certificate, file_certificates,
-                              history, record_control_assays, verify_chain)
+                              RegistryValidationError, correct_certificate, declare_shipments,
+                              file_certificates, history, record_control_assays, verify_chain)
 from critmin.registry import models as m
 from critmin.registry.db import current_revision
 
@@ -21,7 +21,7 @@ TABLES = {"exporters", "laboratories", "users", "shipments", "lab_assignments",
 def test_migrations_create_the_schema_matching_the_models(registry):
     engine, _ = registry
     assert TABLES <= set(inspect(engine).get_table_names())
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == "0004"
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
     with engine.connect() as con:
@@ -33,7 +33,7 @@ def test_init_db_twice_is_harmless(registry_url):
     from critmin.registry import init_db
     init_db(registry_url).dispose()
     e = init_db(registry_url)
-    assert current_revision(e) == "0003"
+    assert current_revision(e) == "0004"
     e.dispose()
 
 
@@ -44,7 +44,9 @@ def _count(factory, cls) -> int:
 
 def test_10000_rows_one_bad_files_nothing_then_fixed_files_all(seeded, make, request):
     _, factory = seeded
-    rows = make.certificates(10_000)
+    with factory.begin() as s:      # 5,000 shipments: one Cu and one Au original on each
+        declare_shipments(s, "admin", make.shipments(5_000)[100:])
+    rows = make.certificates(10_000, n_shipments=5_000)
     rows[7_341] = {**rows[7_341], "value": -3.0}
     t0 = time.perf_counter()
     with pytest.raises(RegistryValidationError) as info:

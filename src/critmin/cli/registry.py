@@ -24,13 +24,14 @@ def registry_init(database_url: Optional[str] = UrlOpt):
     from sqlalchemy.exc import SQLAlchemyError
 
     from critmin.registry.db import current_revision, default_url, init_db
+    from critmin.registry.evidence import RegistryError
     url = database_url or default_url()
     engine = None
     try:
         engine = init_db(url)
         err.print(f"registry at {engine.url.render_as_string(hide_password=True)} is at "
                   f"revision {current_revision(engine)}")
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, RegistryError) as exc:  # e.g. duplicates blocking migration 0004
         _fail(exc)
     finally:
         if engine is not None:
@@ -218,8 +219,12 @@ def serve(host: str = typer.Option("127.0.0.1", "--host"),
 
     from critmin.cli._shared import _connect
     from critmin.registry.db import default_url, init_db
+    from critmin.registry.evidence import RegistryError
     url = database_url or default_url()
-    init_db(url).dispose()
+    try:
+        init_db(url).dispose()
+    except RegistryError as exc:    # e.g. duplicates blocking migration 0004
+        _fail(exc)
     _connect().close()  # build the warehouse once here, not in every worker
     os.environ["CRITMIN_DATABASE_URL"] = url
     err.print(f"critmin on http://{host}:{port}/  (registry API at /api/registry, OpenAPI at "

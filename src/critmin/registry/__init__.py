@@ -3,7 +3,8 @@ PostgreSQL by `CRITMIN_DATABASE_URL`) created by Alembic migrations, append-only
 with versioned corrections, and a hash-chained audit log (docs/data.md, "Registry database")."""
 
 from critmin.registry.db import default_url, init_db, make_engine, session_factory
-from critmin.registry.evidence import (AppendOnlyError, ConcurrencyError, Filed,
+from critmin.registry.evidence import (AppendOnlyError, ConcurrencyError,
+                                       DuplicateEvidenceError, DuplicateOriginalsError, Filed,
                                        IdempotencyConflictError, RegistryError,
                                        RegistryValidationError, RowError, assign_laboratories,
                                        assign_laboratory,
@@ -15,7 +16,8 @@ from critmin.registry.evidence import (AppendOnlyError, ConcurrencyError, Filed,
 from critmin.registry.verify import VerifyResult, verify_chain
 
 __all__ = [
-    "AppendOnlyError", "ConcurrencyError", "Filed", "IdempotencyConflictError",
+    "AppendOnlyError", "ConcurrencyError", "DuplicateEvidenceError", "DuplicateOriginalsError",
+    "Filed", "IdempotencyConflictError",
     "RegistryError", "RegistryValidationError", "RowError", "VerifyResult",
     "assign_laboratories", "assign_laboratory", "correct_certificate", "correct_evidence", "declare_shipments",
     "default_url", "file_certificates", "history", "init_db", "make_engine",

@@ -3,8 +3,10 @@
 One JSON shape: data answers are `{"data": ...}` (lists add `count`, `limit`, `offset`);
 errors are `{"error": {"status", "code", "message", "errors": [{"row", "field",
 "problem"}]}}` with 401 (no or bad credentials), 403 (role or row not yours), 404 (no such
-row, or none you may see), 409 (idempotency or version conflict), 413 (body too large), 422
-(invalid rows, each named). Every write is one transaction; bulk writes are all or nothing.
+row, or none you may see), 409 (idempotency or version conflict, or a second original of a
+result already filed or repeated in the batch: file a correction with `expected_version`), 413
+(body too large), 422 (invalid rows, each named). Every write is one transaction; bulk writes
+are all or nothing.
 Authorisation lives in `critmin.registry.policy`; the endpoints only name the action.
 """
 
@@ -61,6 +63,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (ev.IdempotencyConflictError, 409, "idempotency_conflict"),
     (ev.ConcurrencyError, 409, "version_conflict"),
     (ev.AppendOnlyError, 409, "append_only"),
+    (ev.DuplicateEvidenceError, 409, "duplicate_original"),
     (ev.RegistryValidationError, 422, "invalid"),
     (ev.RegistryError, 400, "bad_request"),
 ]
@@ -581,6 +584,9 @@ def _evidence_routes(path: str, table: str) -> None:
         with _tx(request) as session:
             row = _one(session, who, table, id)
             policy.check_rows(session, who, f"{table}:correct", [row])
+            # the corrected row too: a laboratory may not move its result onto a shipment it is
+            # not assigned to, nor into another laboratory's name
+            policy.check_rows(session, who, f"{table}:file", [{**row, **body.changes}])
             filed = ev.correct_evidence(session, who.user_id, table, id, reason=body.reason,
                                         expected_version=body.expected_version,
                                         changes=body.changes, idempotency_key=key)

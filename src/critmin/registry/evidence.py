@@ -10,6 +10,11 @@ Rules (docs/data.md, "Registry database"):
   units against the element's declared unit, duplicates); any problem raises
   `RegistryValidationError` listing every `(row, field, problem)`, rows 1-based data rows,
   and nothing is written.
+- **One original per result.** An evidence table holds one original (version 1) per
+  shipment, laboratory and element. A row whose result is already filed, or that repeats an
+  earlier row of its submission, raises `DuplicateEvidenceError` (a `RegistryValidationError`;
+  the API answers 409) naming the row and, for a filed one, the id and version to correct; a
+  partial unique index (migration 0004) backs the check against concurrent filers.
 - **Idempotency.** A submission with an `idempotency_key` already used returns the first
   result (`Filed.replayed` = True) and writes nothing; the same key with a different request
   or by another actor raises `IdempotencyConflictError`.
@@ -81,6 +86,19 @@ class ConcurrencyError(RegistryError):
 
 class AppendOnlyError(RegistryError):
     """An attempt to update or delete a registered row."""
+
+
+class DuplicateEvidenceError(RegistryValidationError):
+    """A second original of a result: a row filing a shipment, laboratory and element that
+    already has an original in the table, or repeating an earlier row of the submission (or
+    a correction moving a result onto one that exists). A changed result is a correction of
+    the filed one (`correct_evidence` with `expected_version`). Nothing was written."""
+
+
+class DuplicateOriginalsError(RegistryError):
+    """The database already holds two originals of one result, so migration 0004 (one
+    original per shipment, laboratory and element) cannot add its unique index; the message
+    names them and how to resolve them. Nothing was changed."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,6 +339,103 @@ def _check_unique(session: Session, table: str, rows: list[dict | None], key: st
             seen[r[key]] = i + 1
 
 
+def _key_text(key: tuple) -> str:
+    shipment, lab, element = key
+    return f"shipment {shipment!r}, laboratory {lab!r}, element {element!r}"
+
+
+def _latest_of(session: Session, cls, roots: dict[int, int]) -> dict[int, tuple[int, int]]:
+    """{original id: (id, version) of the latest version of its correction chain}, from
+    `roots` {original id: its version}; one query per chain step (per 1,000 chains)."""
+    latest = {root: (root, version) for root, version in roots.items()}
+    frontier = {root: root for root in roots}     # id reached -> its original
+    while frontier:
+        step: dict[int, int] = {}
+        ids = list(frontier)
+        for i in range(0, len(ids), 1000):
+            for row in session.execute(select(cls.id, cls.supersedes_id, cls.version)
+                                       .where(cls.supersedes_id.in_(ids[i:i + 1000]))):
+                root = frontier[row.supersedes_id]
+                latest[root] = (row.id, row.version)
+                step[row.id] = root
+        frontier = step
+    return latest
+
+
+def _original_conflicts(session: Session, table: str, rows: list[dict | None], *,
+                        not_filed_by: tuple[str, _dt.datetime] | None = None
+                        ) -> list[RowError]:
+    """Rows of an evidence submission that would be a second original: of a result (shipment,
+    laboratory, element) the table already holds, or repeating an earlier row. Rows filed by
+    `not_filed_by` (actor, at), i.e. this submission's own partial insert, are not counted."""
+    cls = m.EVIDENCE[table]
+    t = cls.__table__
+    keys = {i: tuple(r[k] for k in m.ORIGINAL_KEY) for i, r in enumerate(rows) if r is not None}
+    ships = sorted({k[0] for k in keys.values()}, key=str)
+    held: dict[tuple, tuple[int, int]] = {}       # key -> (original id, its version)
+    for i in range(0, len(ships), 1000):
+        q = select(t.c.id, t.c.version, *(t.c[k] for k in m.ORIGINAL_KEY)).where(
+            t.c.supersedes_id.is_(None), t.c.shipment_id.in_(ships[i:i + 1000]))
+        if not_filed_by is not None:
+            q = q.where(~((t.c.filed_by == not_filed_by[0]) & (t.c.filed_at == not_filed_by[1])))
+        for row in session.execute(q):
+            held.setdefault(tuple(row)[2:], (row.id, row.version))
+    clash = {i: k for i, k in keys.items() if k in held}
+    latest = _latest_of(session, cls, dict({held[k] for k in clash.values()}))
+    out: list[RowError] = []
+    seen: dict[tuple, int] = {}
+    for i, key in keys.items():
+        if key in held:
+            root = held[key][0]
+            lid, version = latest[root]
+            out.append(RowError(i + 1, "element", (
+                f"{_key_text(key)} already has an original result in {table} (id {root}); "
+                f"its latest version is {version} (id {lid}): to change it, file a "
+                f"correction of id {lid} with expected_version {version}, not a second "
+                "original")))
+        elif key in seen:
+            out.append(RowError(i + 1, "element", (
+                f"{_key_text(key)} repeats row {seen[key]} of this submission: one original "
+                "per shipment, laboratory and element; to change a result once filed, file a "
+                "correction of it with expected_version")))
+        else:
+            seen[key] = i + 1
+    return out
+
+
+def _original_clash(exc: IntegrityError, table: str) -> bool:
+    """Whether `exc` is the one-original unique index of `table` refusing a row."""
+    msg = str(exc.orig)
+    return m.original_index_name(table) in msg or \
+        all(f"{table}.{c}" in msg for c in m.ORIGINAL_KEY)
+
+
+def _raced(session: Session, table: str, actor: str, at: _dt.datetime,
+           valid: list[dict | None], exc: IntegrityError) -> list[RowError]:
+    """The rows refused by the unique index after passing the check: a concurrent submission
+    filed the same result first. PostgreSQL names the key (the transaction is aborted);
+    SQLite's is still usable, so the check runs again, ignoring this submission's own rows."""
+    diag = getattr(exc.orig, "diag", None)
+    detail = getattr(diag, "message_detail", None) or ""
+    for i, r in enumerate(valid):
+        if r is not None and f"=({r['shipment_id']}, {r['laboratory_id']}, {r['element']})" \
+                in detail:
+            key = tuple(r[k] for k in m.ORIGINAL_KEY)
+            return [RowError(i + 1, "element", (
+                f"{_key_text(key)} was filed as an original by a concurrent submission while "
+                "this one was checked; nothing was filed: reload it and file a correction "
+                "with expected_version (if that submission was this one's twin under the same "
+                "idempotency key, retry with the key for its result)"))]
+    if session.get_bind().dialect.name == "sqlite":
+        found = _original_conflicts(session, table, valid, not_filed_by=(actor, at))
+        if found:
+            return found
+    return [RowError(1, None, (
+        "a concurrent submission filed an original of a result of this one first (one "
+        "original per shipment, laboratory and element); nothing was filed: reload and file "
+        "corrections with expected_version"))]
+
+
 # ---------------------------------------------------------------------------------------------
 # writing
 
@@ -364,9 +479,12 @@ def _submit(session: Session, actor: str, table: str, model: type[BaseModel], ro
     errors: list[RowError] = []
     valid = _validate(table, model, records, errors)
     checks(valid, errors)
-    if errors:
-        errors.sort(key=lambda e: e.row)
+    duplicates = _original_conflicts(session, table, valid) if table in m.EVIDENCE else []
+    if errors:      # any other problem: 422 naming every row, duplicates included
+        errors = sorted(errors + duplicates, key=lambda e: e.row)
         raise RegistryValidationError(table, errors)
+    if duplicates:
+        raise DuplicateEvidenceError(table, duplicates)
     at = _now()
     cols = m.APPEND_ONLY[table].__table__.columns
     write = [{**{k: v for k, v in r.items() if k in cols}, **(extra or {})} for r in valid]
@@ -376,7 +494,15 @@ def _submit(session: Session, actor: str, table: str, model: type[BaseModel], ro
     cls = m.APPEND_ONLY[table]
     pk = cls.__table__.primary_key.columns
     if len(pk) == 1 and list(pk)[0].autoincrement is True:
-        for r, i in zip(write, _insert_returning_ids(session, cls, list(pk)[0], write)):
+        try:
+            ids = _insert_returning_ids(session, cls, list(pk)[0], write)
+        except IntegrityError as exc:
+            # a concurrent submission filed one of these results between the check and here
+            if table in m.EVIDENCE and _original_clash(exc, table):
+                raise DuplicateEvidenceError(
+                    table, _raced(session, table, actor, at, valid, exc)) from None
+            raise
+        for r, i in zip(write, ids):
             r[list(pk)[0].name] = i
     else:
         session.execute(insert(cls), write)
@@ -578,6 +704,7 @@ def correct_evidence(session: Session, actor: str, table: str, id: int, *, reaso
     _result_checks(session)(valid, errors)
     if errors:
         raise RegistryValidationError(table, errors)
+    _check_moved_key(session, cls, id, dict(old), valid[0])
     at = _now()
     new = {**dict(old), **changes, "version": old["version"] + 1, "supersedes_id": id,
            "reason": reason.strip(), "filed_by": actor, "filed_at": at}
@@ -594,6 +721,25 @@ def correct_evidence(session: Session, actor: str, table: str, id: int, *, reaso
     result = Filed(table, (new["id"],), seqs)
     _remember(session, idempotency_key, actor, action, request_hash, result, at)
     return result
+
+
+def _check_moved_key(session: Session, cls, id: int, old: dict, new: dict) -> None:
+    """A correction that changes the shipment, laboratory or element of result `id` must not
+    move it onto another result's key (the ledger would hold two latest results of one)."""
+    moved = [k for k in m.ORIGINAL_KEY if new[k] != old[k]]
+    if not moved:
+        return
+    t = cls.__table__
+    key = tuple(new[k] for k in m.ORIGINAL_KEY)
+    superseded = select(t.c.supersedes_id).where(t.c.supersedes_id.is_not(None))
+    other = session.execute(select(t.c.id, t.c.version).where(
+        *(t.c[k] == v for k, v in zip(m.ORIGINAL_KEY, key)), t.c.id != id,
+        t.c.id.not_in(superseded)).order_by(t.c.id).limit(1)).first()
+    if other is not None:
+        raise DuplicateEvidenceError(t.name, [RowError(1, moved[-1], (
+            f"{_key_text(key)} already has a result in {t.name} (id {other.id}, version "
+            f"{other.version}); correct that one (expected_version {other.version}) instead "
+            f"of moving id {id} onto it"))])
 
 
 def correct_certificate(session: Session, actor: str, id: int, *, reason: str,

@@ -23,15 +23,18 @@ table except `audit_log` and `idempotency_keys` is written once and never update
 (enforced in the ORM by `Session` events; tampering in SQL is caught by `verify_chain`). An
 evidence correction is a new row with `version` = old + 1, `supersedes_id` = old id and a
 `reason`; `supersedes_id` is unique, so a version is superseded at most once (optimistic
-concurrency: of two concurrent corrections of version n, one fails).
+concurrency: of two concurrent corrections of version n, one fails). Each evidence table holds
+at most one original (`supersedes_id` NULL, the root of a correction chain) per shipment,
+laboratory and element (`ORIGINAL_KEY`, a partial unique index, migration 0004): a changed
+result is a correction of it, never a second original.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 
-from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Integer,
-                        String, Text, UniqueConstraint, event)
+from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index,
+                        Integer, String, Text, UniqueConstraint, event, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 ROLES = ("exporter", "laboratory", "inspector", "auditor", "admin")
@@ -127,10 +130,34 @@ class _Evidence:
     filed_at: Mapped[_dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+# One original result per (shipment, laboratory, element) in each evidence table. An original
+# is the root of a correction chain (`supersedes_id` NULL; corrections always set it), so the
+# index leaves corrections free and a second original is refused by the database itself.
+# control_id / sample_id are not part of the key: the oversight models (`bias.paired_assays`,
+# `analysis.settlement`) reduce control and umpire results per shipment and element, so a
+# second original there would be averaged with the first instead of replacing it; both are
+# optional (NULLs never collide in a unique index, so rows without them would go unchecked),
+# and control_id names one result row (the simulated ledger gives every row its own), so a
+# re-filing under a new control_id would always pass.
+ORIGINAL_KEY = ("shipment_id", "laboratory_id", "element")
+ORIGINAL_WHERE = "supersedes_id IS NULL"
+
+
+def original_index_name(table: str) -> str:
+    return f"uq_{table}_original"
+
+
+def _one_original(table: str) -> Index:
+    where = text(ORIGINAL_WHERE)
+    return Index(original_index_name(table), *ORIGINAL_KEY, unique=True,
+                 sqlite_where=where, postgresql_where=where)
+
+
 class Certificate(_Evidence, Base):
     """One element result on an exporter's laboratory certificate (one version of it)."""
     __tablename__ = "certificates"
-    __table_args__ = (CheckConstraint("version >= 1", name="ck_cert_version"),)
+    __table_args__ = (CheckConstraint("version >= 1", name="ck_cert_version"),
+                      _one_original("certificates"))
     certificate_id: Mapped[str | None] = mapped_column(String(64), index=True)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"),
                                                       unique=True)
@@ -139,7 +166,8 @@ class Certificate(_Evidence, Base):
 class ControlAssay(_Evidence, Base):
     """One element result of the state laboratory on a control sample (one version)."""
     __tablename__ = "control_assays"
-    __table_args__ = (CheckConstraint("version >= 1", name="ck_control_version"),)
+    __table_args__ = (CheckConstraint("version >= 1", name="ck_control_version"),
+                      _one_original("control_assays"))
     control_id: Mapped[str | None] = mapped_column(String(64), index=True)
     sample_id: Mapped[str | None] = mapped_column(String(64))
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("control_assays.id"),
@@ -149,7 +177,8 @@ class ControlAssay(_Evidence, Base):
 class UmpireAssay(_Evidence, Base):
     """One element result of the umpire laboratory on the retained sample (one version)."""
     __tablename__ = "umpire_assays"
-    __table_args__ = (CheckConstraint("version >= 1", name="ck_umpire_version"),)
+    __table_args__ = (CheckConstraint("version >= 1", name="ck_umpire_version"),
+                      _one_original("umpire_assays"))
     control_id: Mapped[str | None] = mapped_column(String(64), index=True)
     sample_id: Mapped[str | None] = mapped_column(String(64))
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("umpire_assays.id"),
