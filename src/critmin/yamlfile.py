@@ -64,7 +64,10 @@ def parse_yaml_model(text: str, model: type[BaseModel],
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errs = exc.errors()
+        errs = [{**e, "loc": _data_loc(data, e["loc"])} for e in exc.errors()]
+        # with a union (a number or a range), the member that got furthest into the data and
+        # did not just reject the input's type says what is wrong
+        errs.sort(key=lambda e: (-len(e["loc"]), e["type"].endswith(("_type", "_parsing"))))
         first = errs[0]
         field = ".".join(str(p) for p in first["loc"])
         more = f" (and {len(errs) - 1} more: " + "; ".join(
@@ -72,3 +75,21 @@ def parse_yaml_model(text: str, model: type[BaseModel],
             if len(errs) > 1 else ""
         raise error(source, line_of(root, first["loc"]), field,
                     f"{first['msg'].lower()}{more}") from None
+
+
+def _data_loc(data, loc) -> tuple:
+    """`loc` without pydantic's union-member tags ('constrained-float', 'Range', ...): only the
+    keys and indices that exist in the data, then whatever follows the data's end."""
+    out, node = [], data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, (dict, list)) and not (isinstance(part, str) and (
+                "[" in part or "-" in part or part[:1].isupper())):
+            out.extend(loc[i:])                  # a missing field: name it
+            break
+    return tuple(out)

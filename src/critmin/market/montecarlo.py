@@ -63,15 +63,18 @@ def draw_elasticities(commodity: str, draws: int, random_state=None) -> pd.DataF
     return pd.DataFrame(out)
 
 
-def loss_making_at(market: Market, price: np.ndarray) -> np.ndarray:
+def loss_making_at(market: Market, price: np.ndarray, capacity_factor=None) -> np.ndarray:
     """L(p*) per draw: share of (shocked) base output whose C1 is above the price; rows
-    without a C1 (stock releases, new supply) use their cash cost."""
+    without a C1 (stock releases, new supply) use their cash cost. capacity_factor (M, N):
+    per-draw scaling of the base output (drawn shock sizes)."""
     P = market.producers
     c1 = (pd.to_numeric(P["c1_usd_per_t"], errors="coerce") if "c1_usd_per_t" in P
           else pd.Series(np.nan, index=P.index))
     c1 = c1.fillna(P["cost_usd_per_t"].astype(float)).to_numpy(float)
-    w = P["base_output_t"].to_numpy(float)
-    return (w[None, :] * (c1[None, :] > price[:, None])).sum(1) / w.sum()
+    w = P["base_output_t"].to_numpy(float)[None, :]
+    if capacity_factor is not None:
+        w = w * capacity_factor
+    return (w * (c1[None, :] > price[:, None])).sum(1) / w.sum(1)
 
 
 def _hhi(market: Market, output: np.ndarray, base: Market, country_output) -> np.ndarray:
@@ -114,11 +117,11 @@ def elasticity_arrays(market: Market, el: pd.DataFrame) -> tuple[np.ndarray, np.
     return eps, el["demand_elasticity"].to_numpy()[:, None]
 
 
-def _clear(market: Market, el: pd.DataFrame):
+def _clear(market: Market, el: pd.DataFrame, factors: dict | None = None):
     eps, eta = elasticity_arrays(market, el)
-    res = clear_world(market, supply_elasticity=eps, demand_elasticity=eta)
-    cv = build_curves(market, supply_elasticity=eps, demand_elasticity=eta)
-    return res, producer_surplus(cv, res.price).sum(axis=1)
+    kw = dict(supply_elasticity=eps, demand_elasticity=eta, **(factors or {}))
+    res = clear_world(market, **kw)
+    return res, producer_surplus(build_curves(market, **kw), res.price).sum(axis=1)
 
 
 @dataclass(frozen=True)
@@ -134,20 +137,27 @@ class Cleared:
     shocked: object
     base_ps: np.ndarray
     shocked_ps: np.ndarray
+    sizes: object = None
 
 
 def clear_pair(market: Market, shocks=None, draws: int = 1000, seed=None) -> Cleared:
     """Draw the elasticities and clear the base and the shocked market with them (common
-    random numbers). shocks: as in `run`."""
+    random numbers). shocks: as in `run`; a Scenario with ranged shock sizes also draws them
+    (`sizes.draw_sizes`: `Cleared.sizes` holds the draws, `shocked_market` is the market at
+    the ranges' low ends, cleared with the per-draw factors)."""
     from critmin.market.scenario import Scenario, apply_scenario
+    from critmin.market.sizes import draw_sizes
+    sizes = None
     if isinstance(shocks, Scenario):
-        shocks, _ = apply_scenario(market, shocks)
+        sizes = draw_sizes(market, shocks, draws, seed)
+        shocks = sizes.market if sizes is not None else apply_scenario(market, shocks)[0]
     shocked = market if shocks is None else shocks
     if not isinstance(shocked, Market):
         raise MarketError(f"shocks must be a Market, a Scenario or None, not {type(shocks)}")
     el = draw_elasticities(market.commodity, draws, seed)
-    (rb, ps_b), (rs, ps_s) = _clear(market, el), _clear(shocked, el)
-    return Cleared(market, shocked, el, rb, rs, ps_b, ps_s)
+    rb, ps_b = _clear(market, el)
+    rs, ps_s = _clear(shocked, el, None if sizes is None else sizes.factors)
+    return Cleared(market, shocked, el, rb, rs, ps_b, ps_s, sizes)
 
 
 def run(market: Market, shocks=None, draws: int = 1000, seed=None, *,
@@ -180,7 +190,8 @@ def draws_table(c: Cleared, *, country_output=None) -> pd.DataFrame:
     out["consumption_t"] = rs.consumption.sum(axis=1)
     out["stock_release_t"] = rs.stock_release
     out["base_loss_making_share"] = loss_making_at(market, rb.price)
-    out["loss_making_share"] = loss_making_at(shocked, rs.price)
+    out["loss_making_share"] = loss_making_at(
+        shocked, rs.price, None if c.sizes is None else c.sizes.factors["capacity_factor"])
     out["hhi_before"] = _hhi(market, rb.output, market, country_output)
     out["hhi_after"] = _hhi(shocked, rs.output, market, country_output)
     # shocked curves at the shocked price less base curves at the base price (rows may differ:
@@ -189,6 +200,9 @@ def draws_table(c: Cleared, *, country_output=None) -> pd.DataFrame:
     out["producer_surplus_change_usd"] = c.shocked_ps - c.base_ps
     out["consumer_surplus_change_usd"] = (rs.consumer_surplus_change.sum(axis=1)
                                           - rb.consumer_surplus_change.sum(axis=1))
+    if c.sizes is not None:
+        for col in c.sizes.drawn:
+            out[f"shock:{col}"] = c.sizes.drawn[col].to_numpy()
     return out
 
 

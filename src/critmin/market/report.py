@@ -58,7 +58,7 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
     base = build.world_market(inp["production"], curve, inp["price_usd_per_t"],
                               named_producers=named, commodity=scen.commodity)
     shocked, applied = apply_scenario(base, scen)
-    cleared = montecarlo.clear_pair(base, shocked, draws, seed)
+    cleared = montecarlo.clear_pair(base, scen, draws, seed)  # draws ranged shock sizes too
     t = montecarlo.draws_table(cleared, country_output=inp["production"])
     s = montecarlo.summary(t)
     rows = [("price_usd_per_t", "base_price", "price"),
@@ -76,6 +76,11 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
         for q in ("P5", "P50", "P95"):
             r[f"shocked_{q}"] = float(s.loc[k, q])
         out.append(r)
+    for col in (cleared.sizes.drawn if cleared.sizes is not None else ()):
+        q = np.quantile(cleared.sizes.drawn[col], [0.05, 0.5, 0.95])
+        out.append({"metric": f"shock:{col}", "base_P5": 0.0, "base_P50": 0.0, "base_P95": 0.0,
+                    "shocked_P5": float(q[0]), "shocked_P50": float(q[1]),
+                    "shocked_P95": float(q[2])})
     table = pd.DataFrame(out)
     meta = {
         "scenario": scen.name, "commodity": scen.commodity, "base_year": year,
@@ -96,6 +101,9 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
         "applied": "; ".join(applied.log) or "no static shock",
         "surplus": SURPLUS_NOTE,
     }
+    if cleared.sizes is not None:
+        meta["shock_sizes"] = _ranges(scen)
+        meta["shock_sizes_note"] = SIZES_NOTE
     meta["supply_by_producer"] = _records(montecarlo.supply_by_producer(cleared).head(20))
     meta["supply_note"] = ("output per producer row of the world market (countries, named "
                            "producers, cost-curve bands), t in the period, P5/P50/P95 over the "
@@ -113,6 +121,20 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
         meta["price_path"] = _price_path(shocked, scen, draws, seed)
         meta["price_path_note"] = PRICE_PATH_NOTE
     return table, meta
+
+
+SIZES_NOTE = ("ranged shock sizes are drawn per draw (uniform on low..high, triangular with "
+              "a mode; rows 'shock:...' give the drawn P5/P50/P95) together with the "
+              "elasticities; held price, closures and the price path use each range's "
+              "central value (the mode, else the midpoint)")
+
+
+def _ranges(scen) -> list[dict]:
+    from critmin.market.scenario import uncertain_fields
+    return [{"field": ".".join(map(str, path)), "low": r.low, "mode": r.mode, "high": r.high,
+             "central": r.central(),
+             "distribution": "uniform" if r.mode is None else "triangular"}
+            for path, r in uncertain_fields(scen)]
 
 
 PRICE_PATH_NOTE = ("dynamic.simulate on the shocked world market, the same elasticity draws "
@@ -307,6 +329,10 @@ def _bilateral_report(con, scen, *, draws: int, seed: int, year: int, producers=
     if applied.export_quota:
         meta["not_applied"] = ("quota exporter's domestic price and quota rent: the traded "
                                "market holds its exports only")
+    if _ranges(scen):
+        meta["shock_sizes"] = _ranges(scen)
+        meta["shock_sizes_note"] = ("the bloc solver takes each ranged shock size at its "
+                                    "central value; the ranges are drawn on the world market")
     return table, meta
 
 

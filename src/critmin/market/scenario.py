@@ -30,8 +30,8 @@ from critmin.yamlfile import Strict, line_of, load_yaml_model
 from critmin.errors import DataFileError, UnknownNameError
 from critmin.market.model import Market, check_market
 
-__all__ = ["AppliedShocks", "MarketScenarioError", "Scenario", "apply_scenario", "load_scenario",
-           "place_members"]
+__all__ = ["AppliedShocks", "MarketScenarioError", "Range", "Scenario", "apply_scenario",
+           "at_values", "load_scenario", "place_members", "uncertain_fields", "value"]
 
 
 class MarketScenarioError(DataFileError):
@@ -89,6 +89,45 @@ def _exactly_one(obj, names: tuple[str, ...]):
 
 # --- the shocks ---------------------------------------------------------------------------------
 
+class Range(Strict):
+    """An uncertain shock size: the Monte Carlo draws it per draw, uniform on [low, high], or
+    triangular when `mode` is given. Elsewhere (the bloc solver, the price path) the shock
+    takes its central value: `mode`, else the midpoint."""
+
+    low: float
+    high: float
+    mode: float | None = None
+
+    @model_validator(mode="after")
+    def _order(self):
+        mid = self.low if self.mode is None else self.mode
+        if not self.low <= mid <= self.high:
+            raise ValueError(f"need low <= mode <= high (got low {self.low:g}, "
+                             f"mode {self.mode}, high {self.high:g})")
+        return self
+
+    def central(self) -> float:
+        return self.mode if self.mode is not None else 0.5 * (self.low + self.high)
+
+
+def value(x):
+    """A shock size as a number: a Range's central value, else x itself."""
+    return x.central() if isinstance(x, Range) else x
+
+
+def _within(obj, name: str, low: float, high: float, *, low_open=True, high_open=False):
+    """Bounds of field `name` when it is a Range (a number is bounded by its Field)."""
+    r = getattr(obj, name)
+    if not isinstance(r, Range):
+        return
+    ok_lo = r.low > low if low_open else r.low >= low
+    ok_hi = r.high < high if high_open else r.high <= high
+    if not (ok_lo and ok_hi):
+        lo_b, hi_b = ("(" if low_open else "["), (")" if high_open else "]")
+        raise ValueError(f"{name}: the range {r.low:g}..{r.high:g} must lie in "
+                         f"{lo_b}{low:g}, {high:g}{hi_b}")
+
+
 class _Shock(Strict):
     source: str = Field(min_length=1)
     note: str | None = None
@@ -97,17 +136,21 @@ class _Shock(Strict):
 
 class OutputCut(_Shock):
     """Cut output of a country, company or asset by an absolute amount (t, of the target's base
-    output) or a share; applied to capacity_t and base_output_t of every matching producer."""
+    output) or a share; applied to capacity_t and base_output_t of every matching producer.
+    Either may be a Range {low, high[, mode]}; a share range stays below 1 (a drawn closure of
+    the whole target would change the market's rows)."""
 
     country: Country | None = None
     company: str | None = None
     asset: str | None = None
-    cut_t: float | None = Field(None, gt=0)
-    cut_share: Share | None = None
+    cut_t: Annotated[float, Field(gt=0)] | Range | None = None
+    cut_share: Share | Range | None = None
 
     @model_validator(mode="after")
     def _one(self):
         _exactly_one(self, ("country", "company", "asset"))
+        _within(self, "cut_t", 0.0, float("inf"))
+        _within(self, "cut_share", 0.0, 1.0, high_open=True)
         return _exactly_one(self, ("cut_t", "cut_share"))
 
 
@@ -163,7 +206,12 @@ class DemandShock(_Shock):
     """Base demand of `consumers` (countries or blocs; default all) × (1 + change_share)."""
 
     consumers: list[Place] | None = Field(None, min_length=1)
-    change_share: float = Field(gt=-1)
+    change_share: Annotated[float, Field(gt=-1)] | Range
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        _within(self, "change_share", -1.0, float("inf"))
+        return self
 
 
 class StockRelease(_Shock):
@@ -171,12 +219,13 @@ class StockRelease(_Shock):
     zero-cost producer row in `holder`'s country. With it, it joins the market's price-responsive
     pool R(p) = min(H, κ·D0·(p/p0 − 1)+) with κ = price_responsive_share."""
 
-    release_t: float = Field(gt=0)
+    release_t: Annotated[float, Field(gt=0)] | Range
     holder: Country | None = None
     price_responsive_share: float | None = Field(None, ge=0)
 
     @model_validator(mode="after")
     def _holder(self):
+        _within(self, "release_t", 0.0, float("inf"))
         if self.price_responsive_share is None and self.holder is None:
             raise ValueError("a fixed release needs a holder (country), or give "
                              "price_responsive_share")
@@ -263,6 +312,35 @@ def _fail(scen: Scenario, loc: tuple, problem: str):
                               ".".join(map(str, loc)), problem)
 
 
+UNCERTAIN = {"output_cuts": ("cut_t", "cut_share"), "demand_shocks": ("change_share",),
+             "stock_releases": ("release_t",)}
+"""The shock sizes a scenario may give as a Range."""
+
+
+def uncertain_fields(scen: Scenario) -> list[tuple[tuple, Range]]:
+    """[((group, index, field), Range)] of every shock size given as a range."""
+    out = []
+    for group, names in UNCERTAIN.items():
+        for i, shock in enumerate(getattr(scen, group)):
+            out += [((group, i, n), getattr(shock, n)) for n in names
+                    if isinstance(getattr(shock, n), Range)]
+    return out
+
+
+def at_values(scen: Scenario, values: dict[tuple, float]) -> Scenario:
+    """The scenario with the shock sizes at `values` {(group, index, field): number}."""
+    update = {}
+    for group in {g for g, _, _ in values}:
+        items = list(getattr(scen, group))
+        for (g, i, n), v in values.items():
+            if g == group:
+                items[i] = items[i].model_copy(update={n: float(v)})
+        update[group] = items
+    out = scen.model_copy(update=update)
+    out._path, out._root = scen._path, scen._root
+    return out
+
+
 # --- applying a scenario ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -337,12 +415,14 @@ def apply_scenario(market: Market, scenario: Scenario) -> tuple[Market, AppliedS
             _fail(scenario, ("output_cuts", i, key), f"no producer {what!r} in the market")
         base = float(prod.loc[hit, "base_output_t"].sum())
         if cut.cut_share is not None:
-            s = cut.cut_share
+            s = value(cut.cut_share)
         else:
-            if cut.cut_t > base:
+            top = cut.cut_t.high if isinstance(cut.cut_t, Range) else cut.cut_t
+            if top > base or (isinstance(cut.cut_t, Range) and top >= base):
                 _fail(scenario, ("output_cuts", i, "cut_t"),
-                      f"cut {cut.cut_t:g} t exceeds the base output {base:g} t of {what}")
-            s = cut.cut_t / base
+                      f"cut {top:g} t exceeds the base output {base:g} t of {what}"
+                      + (" (a range stays below it)" if isinstance(cut.cut_t, Range) else ""))
+            s = value(cut.cut_t) / base
         if s >= 1:
             prod = prod.loc[~hit]
         else:
@@ -358,23 +438,24 @@ def apply_scenario(market: Market, scenario: Scenario) -> tuple[Market, AppliedS
             if not hit.any():
                 _fail(scenario, ("demand_shocks", i, "consumers"),
                       f"none of {d.consumers} is a consumer of the market")
-        cons.loc[hit, "base_demand_t"] *= 1 + d.change_share
+        cons.loc[hit, "base_demand_t"] *= 1 + value(d.change_share)
         log.append(f"demand_shocks.{i}: base demand of {int(hit.sum())} consumers "
-                   f"×{1 + d.change_share:g}")
+                   f"×{1 + value(d.change_share):g}")
 
     for i, r in enumerate(scenario.stock_releases):
+        release = value(r.release_t)
         if r.price_responsive_share is not None:
-            stocks += r.release_t
+            stocks += release
             kappa = r.price_responsive_share
-            log.append(f"stock_releases.{i}: {r.release_t:g} t to the price-responsive pool, "
+            log.append(f"stock_releases.{i}: {release:g} t to the price-responsive pool, "
                        f"κ = {kappa:g}")
         else:
             row = {c: None for c in prod.columns}
             row.update(producer=f"stock release {r.holder} #{i}", country=r.holder,
-                       capacity_t=r.release_t, cost_usd_per_t=0.0, base_output_t=r.release_t,
+                       capacity_t=release, cost_usd_per_t=0.0, base_output_t=release,
                        supply_elasticity=0.0)
             prod = pd.concat([prod, pd.DataFrame([row])], ignore_index=True)
-            log.append(f"stock_releases.{i}: {r.release_t:g} t released in {r.holder}")
+            log.append(f"stock_releases.{i}: {release:g} t released in {r.holder}")
 
     for i, n in enumerate(scenario.new_supplies):
         if (prod["producer"].astype(str).str.casefold() == n.producer.casefold()).any():
