@@ -138,30 +138,22 @@ def test_range_errors_name_the_field_and_line(tmp_path, snippet, field):
     assert e.value.field.startswith(field) and e.value.line in (5, 6)
 
 
-def test_two_ranged_shares_on_the_same_rows_are_refused(nickel, tmp_path):
-    """(1 − s1)(1 − s2) is not linear in (s1, s2) jointly: the pair is named."""
-    scen = scenario(tmp_path, "name: x\ncommodity: nickel\nbase_year: 2025\noutput_cuts:\n"
-                              "  - company: Nornickel\n    cut_share: {low: 0.01, high: 0.1}\n"
-                              "    source: s\n  - country: RUS\n"
-                              "    cut_share: {low: 0.01, high: 0.1}\n    source: s\n")
-    with pytest.raises(Exception, match="output_cuts.0.cut_share and output_cuts.1.cut_share"):
-        montecarlo.run(nickel, scen, 10, 1)
+HEAD = "name: x\ncommodity: nickel\nbase_year: 2025\n"
 
 
-def test_a_ranged_demand_shock_with_a_stock_pool_is_refused(nickel, tmp_path):
-    """The pool releases κ·D0 (x − 1): D0 moves with a demand shock, which the per-draw factors
-    cannot carry, so the combination is refused rather than approximated."""
-    scen = scenario(tmp_path, "name: x\ncommodity: nickel\nbase_year: 2025\ndemand_shocks:\n"
-                              "  - change_share: {low: -0.03, high: 0.01}\n    source: s\n"
-                              "stock_releases:\n  - release_t: 20000\n"
-                              "    price_responsive_share: 0.3\n    source: s\n")
-    with pytest.raises(Exception, match="demand_shocks.0.change_share: a ranged demand shock"):
-        montecarlo.run(nickel, scen, 10, 1)
-
-
-def test_a_range_the_target_cannot_hold_is_refused(nickel, tmp_path):
-    scen = scenario(tmp_path, "name: x\ncommodity: nickel\nbase_year: 2025\noutput_cuts:\n"
-                              "  - company: Nornickel\n    cut_t: {low: 1000, high: 5000000}\n"
-                              "    source: s\n")
-    with pytest.raises(MarketScenarioError, match="exceeds the base output"):
-        montecarlo.run(nickel, scen, 10, 1)
+@pytest.mark.parametrize("body, words", [
+    # (1 − s1)(1 − s2) is not linear in (s1, s2) jointly: the pair is named
+    ("output_cuts:\n  - company: Nornickel\n    cut_share: {low: 0.01, high: 0.1}\n"
+     "    source: s\n  - country: RUS\n    cut_share: {low: 0.01, high: 0.1}\n    source: s\n",
+     "output_cuts.0.cut_share and output_cuts.1.cut_share"),
+    # the pool releases κ·D0 (x − 1): D0 moves with a demand shock, which the per-draw factors
+    # cannot carry, so the combination is refused rather than approximated
+    ("demand_shocks:\n  - change_share: {low: -0.03, high: 0.01}\n    source: s\n"
+     "stock_releases:\n  - release_t: 20000\n    price_responsive_share: 0.3\n    source: s\n",
+     "demand_shocks.0.change_share: a ranged demand shock"),
+    ("output_cuts:\n  - company: Nornickel\n    cut_t: {low: 1000, high: 5000000}\n"
+     "    source: s\n", "exceeds the base output"),
+], ids=["two shares", "demand with a pool", "above the target"])
+def test_ranges_the_method_cannot_hold_are_refused(nickel, tmp_path, body, words):
+    with pytest.raises(Exception, match=words):
+        montecarlo.run(nickel, scenario(tmp_path, HEAD + body), 10, 1)
