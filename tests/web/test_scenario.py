@@ -41,8 +41,13 @@ def test_run_numbers_match_independent_figures(result, wh_con, text):
     # a supply cut can only raise the price: every shocked percentile is above the base
     assert bands["price_usd_per_t"]["shocked_P5"] > p0
     supply = {s["country"]: s for s in result["supply_changes"]}
+    # the cut is a range {low, mode, high}: the supply table shows it at its central value (the
+    # mode), the bands draw it; the drawn sizes stay in the range
     cut = yaml.safe_load(text)["output_cuts"][0]["cut_t"]
-    assert supply["RUS"]["change_t"] == pytest.approx(-cut, abs=1e-6)
+    assert supply["RUS"]["change_t"] == pytest.approx(-cut["mode"], abs=1e-6)
+    drawn = bands["shock:output_cuts.0.cut_t"]
+    assert cut["low"] <= drawn["shocked_P5"] < drawn["shocked_P50"] < drawn["shocked_P95"] \
+        <= cut["high"]
     wmd = dict(wh_con.execute("SELECT country, quantity FROM production WHERE source = 'wmd' "
                               "AND commodity = 'nickel' AND year = 2024").fetchall())
     assert supply["RUS"]["base_t"] == pytest.approx(wmd["RUS"], rel=1e-12)
