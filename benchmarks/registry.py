@@ -35,7 +35,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,7 @@ from critmin.oversight.simulate import KAZ_2024_VOLUMES, power_study_config, sim
 from critmin.registry import auth, demo, evidence as ev, models as m
 from critmin.registry.api import PREFIX
 from critmin.registry.db import init_db, make_engine, session_factory
+from critmin.server import free_port, wait_until_answering
 
 CLIENTS = 50
 SEED = 20261129
@@ -85,16 +85,10 @@ def database(kind: str, pg: str, tmp: Path):
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def server(url: str, workers: int, log: Path):
     """uvicorn serving `app()` on 127.0.0.1; yields the base URL."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "CRITMIN_DATABASE_URL": url}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -104,18 +98,10 @@ def server(url: str, workers: int, log: Path):
             env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                sys.exit(f"server exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(base + "/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                sys.exit("server did not answer within 60 s")
-            time.sleep(0.2)
+        try:
+            wait_until_answering(base + "/openapi.json", proc, log)
+        except RuntimeError as exc:
+            sys.exit(str(exc))
         yield base
     finally:
         proc.terminate()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
 import json
 import math
 import sys
 
+import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
@@ -56,3 +58,22 @@ def render(df: pd.DataFrame, fmt: Format = Format.table, *, title: str | None = 
     console.print(table)
     if meta:
         console.print("  ".join(f"[bold]{k}[/]: {_cell(v)}" for k, v in meta.items()))
+
+
+def _plain(v):
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, (pd.Timestamp, datetime.date)):
+        return v.isoformat()
+    return v
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    """JSON-ready rows at full float precision (pandas' to_json keeps 10 decimal places: a PD
+    of 4.787934852e-06 would come out as 4.7879e-06); NaN, NA and infinities become null."""
+    return [{str(k): _plain(v) for k, v in row.items()}
+            for row in df.astype(object).to_dict(orient="records")]

@@ -4,6 +4,10 @@ registry's API (`critmin.registry.api`, under /api/registry) in one FastAPI app.
 from __future__ import annotations
 
 import os
+import socket
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -35,3 +39,29 @@ def app_from_env() -> FastAPI:
     """Factory for uvicorn workers (`critmin serve --workers N`): the database URL comes from
     `CRITMIN_DATABASE_URL`; migrations already ran in the parent process."""
     return create_app(os.environ.get("CRITMIN_DATABASE_URL"), migrate=False)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server started next)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_answering(url: str, proc, log_path, *, timeout_s: float = 60.0) -> None:
+    """Poll GET `url` until it answers 200. RuntimeError with the end of the server's log at
+    `log_path` when the server process `proc` exits first or `timeout_s` seconds pass."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: "
+                               f"{Path(log_path).read_text(errors='replace')[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server did not answer {url} within {timeout_s:g} s")
+        time.sleep(0.1)

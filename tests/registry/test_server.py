@@ -13,7 +13,6 @@ import concurrent.futures as cf
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from sqlalchemy import func, select
 from critmin.registry import api, auth, evidence as ev, models as m
 from critmin.registry.db import init_db, session_factory
 from critmin.registry.verify import verify_chain
+from critmin.server import free_port, wait_until_answering
 
 N_CLIENTS = 20
 SHIPMENTS_PER_CLIENT = 5
@@ -47,34 +47,19 @@ uvicorn.run(create_app(make_engine(sys.argv[1])), host="127.0.0.1", port=int(sys
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def served(url: str, log_path):
     """A uvicorn server on the registry at `url`; yields its base URL; stopped at the end."""
-    port = _free_port()
+    port = free_port()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-c", SERVE, url, str(port)], stdout=log,
                                 stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}: "
-                            f"{log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(base + "/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("server did not answer within 60 s")
-            time.sleep(0.1)
+        try:
+            wait_until_answering(base + "/openapi.json", proc, log_path)
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
         yield base + api.PREFIX
     finally:
         proc.terminate()

@@ -32,6 +32,7 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
     horizon_periods > 1, 'price_path' (P5/P50/P95 per period of `dynamic.simulate`, USD/t)."""
     from critmin.market import build, montecarlo
     from critmin.market.scenario import apply_scenario, load_scenario
+    from critmin.output import records
     scen = load_scenario(scenario_path)
     year = year or scen.base_year
     draws = draws or scen.draws
@@ -104,7 +105,7 @@ def shock_report(con, scenario_path, *, draws: int | None = None, seed: int | No
     if cleared.sizes is not None:
         meta["shock_sizes"] = _ranges(scen)
         meta["shock_sizes_note"] = SIZES_NOTE
-    meta["supply_by_producer"] = _records(montecarlo.supply_by_producer(cleared).head(20))
+    meta["supply_by_producer"] = records(montecarlo.supply_by_producer(cleared).head(20))
     meta["supply_note"] = ("output per producer row of the world market (countries, named "
                            "producers, cost-curve bands), t in the period, P5/P50/P95 over the "
                            "draws; the 20 largest by base output")
@@ -241,11 +242,6 @@ BILATERAL_FIELDS = ("export_bans", "purchase_bans", "export_quotas", "export_tax
 def is_bilateral(scen) -> bool:
     """True when the scenario has a measure the world market cannot hold (BILATERAL_FIELDS)."""
     return any(getattr(scen, f) for f in BILATERAL_FIELDS)
-
-
-def _records(table: pd.DataFrame) -> list[dict]:
-    return [{k: (float(v) if isinstance(v, (np.floating, float)) else v) for k, v in r.items()}
-            for r in table.to_dict("records")]
 
 
 def _q(a) -> dict:

@@ -13,7 +13,7 @@ THREADS_ENV = "CRITMIN_THREADS"
 """Environment variable: the number of worker threads (default: the CPUs this process may
 use, at most 8; 1 runs everything in the calling thread)."""
 
-_POOL: tuple[int, ThreadPoolExecutor] | None = None
+_POOL: tuple[int, int, ThreadPoolExecutor] | None = None     # (pid, workers, pool)
 
 
 def threads() -> int:
@@ -36,9 +36,9 @@ def threads() -> int:
 def _pool(n: int) -> ThreadPoolExecutor:
     global _POOL
     pid = os.getpid()                     # a forked worker cannot use its parent's threads
-    if _POOL is None or _POOL[0] != pid or _POOL[1]._max_workers != n:
-        _POOL = (pid, ThreadPoolExecutor(max_workers=n, thread_name_prefix="critmin-market"))
-    return _POOL[1]
+    if _POOL is None or _POOL[:2] != (pid, n):
+        _POOL = (pid, n, ThreadPoolExecutor(max_workers=n, thread_name_prefix="critmin-market"))
+    return _POOL[2]
 
 
 def map_ordered(fn, items) -> list:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from critmin.errors import CritminError
+from critmin.output import records
 from critmin.registry import analysis, auth, policy
 from critmin.registry import evidence as ev
 from critmin.registry import models as m
@@ -638,13 +639,6 @@ def get_selection(request: Request, selection_id: str = Path(max_length=64),
     return {"data": _json_row(out)}
 
 
-def _records(df: pd.DataFrame) -> list[dict]:
-    return [{k: (None if (isinstance(v, float) and v != v) else
-                 v.isoformat() if hasattr(v, "isoformat") else
-                 v.item() if hasattr(v, "item") else v) for k, v in r.items()}
-            for r in df.to_dict("records")]
-
-
 @router.get("/shipments/{shipment_id}/settlement",
             summary="Assay exchange per element: splitting limit, umpire rule, final grade")
 def settle(request: Request, shipment_id: str = Path(max_length=64),
@@ -653,7 +647,7 @@ def settle(request: Request, shipment_id: str = Path(max_length=64),
     with _tx(request) as session:
         _one(session, who, "shipments", shipment_id)
         table = analysis.settlement(session, shipment_id)
-    return {"data": _records(table), "count": len(table), "limit": len(table), "offset": 0,
+    return {"data": records(table), "count": len(table), "limit": len(table), "offset": 0,
             "meta": {"tariff": table.attrs["tariff"]}}
 
 
@@ -678,7 +672,7 @@ def bias_table(request: Request, who: auth.Principal = Who, by: str = By,
     from critmin.oversight import bias
     _, pairs = _pairs(request, who)
     table = bias.screen(pairs, by=[by], q=q)
-    return {"data": _records(table.reset_index() if by not in table.columns else table),
+    return {"data": records(table.reset_index() if by not in table.columns else table),
             "count": len(table), "limit": len(table), "offset": 0}
 
 
@@ -692,8 +686,8 @@ def flags(request: Request, who: auth.Principal = Who, by: str = By,
     flagged = bias.flagged_groups(table, by=[by])
     alarms = bias.drift_alarms(pairs, by=[by])
     alarms = alarms[alarms["alarm"]].reset_index(drop=True)
-    return {"data": {"flagged": _records(flagged[flagged["flagged"]]),
-                     "drift_alarms": _records(alarms)}}
+    return {"data": {"flagged": records(flagged[flagged["flagged"]]),
+                     "drift_alarms": records(alarms)}}
 
 
 @router.get("/analysis/leakage",
@@ -712,7 +706,7 @@ def leakage(request: Request, who: auth.Principal = Who,
     per, unpriced = valuation.undeclared_from_pairs(pairs, led.shipments, terms,
                                                      prices, led.element_units())
     out = valuation.aggregate_leakage(per, by, random_state=seed)
-    return {"data": _records(out.reset_index() if by not in out.columns else out),
+    return {"data": records(out.reset_index() if by not in out.columns else out),
             "count": len(out), "limit": len(out), "offset": 0,
             "meta": {"shipments_checked": len(per), "price_year": year, "tariff": tariff,
                      "elements_not_valued": sorted(unpriced),

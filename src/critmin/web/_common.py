@@ -3,12 +3,10 @@ shape."""
 
 from __future__ import annotations
 
-import datetime
 import math
 import threading
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 
@@ -29,25 +27,6 @@ class Warehouse:
                 self._con = warehouse.connect(self.path or warehouse.warehouse_path(),
                                               read_only=True)
             return self._con.cursor()
-
-
-def _plain(v):
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, (pd.Timestamp, datetime.date)):
-        return v.isoformat()
-    return v
-
-
-def records(df: pd.DataFrame) -> list[dict]:
-    """JSON-ready rows at full float precision (pandas' to_json keeps 10 decimal places: a PD
-    of 4.787934852e-06 would come out as 4.7879e-06); NaN, NA and infinities become null."""
-    return [{str(k): _plain(v) for k, v in row.items()}
-            for row in df.astype(object).to_dict(orient="records")]
 
 
 def num(v) -> float | None:

@@ -7,7 +7,8 @@ import pandas as pd
 
 from critmin.errors import CritminError
 from critmin.web import charts
-from critmin.web._common import num, records
+from critmin.output import records
+from critmin.web._common import num
 
 TOP = 12          # producers / exporters / importers listed
 SERIES_TOP = 5    # exporters drawn over the years

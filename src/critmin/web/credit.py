@@ -8,7 +8,7 @@ import yaml
 from critmin.errors import CritminError
 from critmin.web import charts
 from critmin.examples import examples_dir
-from critmin.web._common import records
+from critmin.output import records
 
 HORIZONS = range(1, 11)   # years of the PD term structure, as the CLI's default
 

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from critmin.web import charts
-from critmin.web._common import num, records
+from critmin.output import records
+from critmin.web._common import num
 
 SEED = 20261129       # the CLI's default simulation seed
 BUDGET = 40           # control samples in the period shown

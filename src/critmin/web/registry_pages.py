@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from critmin.registry import analysis, auth, policy
 from critmin.registry import models as m
 from critmin.registry.api import TOKEN_COOKIE
-from critmin.web._common import records
+from critmin.output import records
 from critmin.web.app import _json, templates
 
 ROWS_SHOWN = 50

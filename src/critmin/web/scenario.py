@@ -14,7 +14,8 @@ import yaml
 from critmin.errors import CritminError, DataFileError
 from critmin.web import charts
 from critmin.examples import examples_dir
-from critmin.web._common import num, records
+from critmin.output import records
+from critmin.web._common import num
 
 MAX_DRAWS = 20_000   # keeps one request well under a few seconds on a laptop
 DEFAULT_EXAMPLE = "nornickel_nickel_guidance_2025.yaml"
